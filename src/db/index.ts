@@ -1,0 +1,109 @@
+import knex, { type Knex } from 'knex';
+import { AppError } from '../errors/index.js';
+
+export type Db = Knex;
+export type Tx = Knex.Transaction;
+/** Either the pool or a transaction: repositories accept both so callers decide the unit of work. */
+export type Queryable = Knex | Knex.Transaction;
+
+export interface DbOptions {
+  readonly url: string;
+  readonly poolMax: number;
+  readonly applicationName?: string;
+}
+
+export function createDb(options: DbOptions): Db {
+  return knex({
+    client: 'pg',
+    connection: { connectionString: options.url, application_name: options.applicationName ?? 'cairn' },
+    pool: { min: 0, max: options.poolMax },
+    // Fail fast when PostgreSQL is unreachable so the API answers 503 instead of hanging.
+    acquireConnectionTimeout: 5_000,
+  });
+}
+
+const retryableCodes = new Set(['40001', '40P01']);
+
+/**
+ * Runs `work` in a transaction, retrying on serialization failures and deadlocks (as SQL LRS
+ * does), so callers can use strict isolation without handling the retry themselves.
+ */
+export async function withTransaction<T>(
+  db: Db,
+  work: (tx: Tx) => Promise<T>,
+  options: { isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'; retries?: number } = {},
+): Promise<T> {
+  const retries = options.retries ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.transaction(work, options.isolationLevel ? { isolationLevel: options.isolationLevel } : {});
+    } catch (error) {
+      if (attempt < retries && retryableCodes.has(pgCode(error) ?? '')) {
+        await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+export function pgCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+const connectionErrorCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+
+/** True when the error says the database cannot be reached, rather than that a query is wrong. */
+export function isConnectionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = pgCode(error);
+  if (code && (connectionErrorCodes.has(code) || code.startsWith('08'))) return true;
+  const name = (error as { name?: unknown }).name;
+  const message = String((error as { message?: unknown }).message ?? '');
+  return name === 'KnexTimeoutError'
+    || /Connection terminated|connection timeout|Client has encountered a connection error|Timeout acquiring a connection/i.test(message);
+}
+
+/**
+ * Translates database failures a client can cause or should retry into AppErrors. Anything
+ * else is returned unchanged and becomes a 500 that hides the SQL.
+ */
+export function mapDbError(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  if (isConnectionError(error)) return new AppError('service_unavailable', 'The database is unreachable; retry shortly.', { cause: error, headers: { 'Retry-After': '5' } });
+  switch (pgCode(error)) {
+    case '23505':
+      return new AppError('conflict', describeConstraint(error, 'A record with the same unique value already exists.'), { cause: error });
+    case '23503':
+      return new AppError('conflict', describeConstraint(error, 'The record refers to, or is referred to by, another record.'), { cause: error });
+    case '23514':
+    case '22P02':
+    case '22007':
+    case '22008':
+    case '22003':
+      return new AppError('bad_request', 'A value is out of range or has the wrong format for storage.', { cause: error });
+    case '40001':
+    case '40P01':
+      return new AppError('conflict', 'A concurrent change conflicted with this one; retry the request.', { cause: error });
+    default:
+      return error;
+  }
+}
+
+/**
+ * Constraint names in migrations follow `<table>_<columns>_unique`; known ones have a
+ * readable sentence so a 409 tells the client which value clashed without leaking SQL.
+ */
+const constraintMessages: Record<string, string> = {
+  tenants_slug_unique: 'A tenant with this slug already exists.',
+  users_tenant_id_email_unique: 'A user with this email already exists in this tenant.',
+  courses_tenant_id_code_unique: 'A course with this code already exists in this tenant.',
+  enrollments_course_id_user_id_unique: 'This user is already enrolled in this course.',
+  scores_line_item_id_user_id_unique: 'A score for this user already exists on this line item.',
+  api_tokens_user_id_name_unique: 'This user already has a token with this name.',
+};
+
+function describeConstraint(error: unknown, fallback: string): string {
+  const constraint = (error as { constraint?: unknown }).constraint;
+  return typeof constraint === 'string' ? constraintMessages[constraint] ?? fallback : fallback;
+}

@@ -1,0 +1,49 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Knex } from 'knex';
+
+/**
+ * knex's migrator, fed from the `migrations/` folder next to this build: TypeScript files under
+ * vitest/tsx, compiled JavaScript under `dist/`. Names drop the extension so both runs agree
+ * on what has been applied.
+ */
+const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+interface MigrationModule {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+  config?: { transaction?: boolean };
+}
+
+const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    const files = await fs.readdir(migrationsDir);
+    return files
+      .filter((f) => /^\d{14}_[a-z0-9_]+\.(ts|js)$/.test(f))
+      .sort();
+  },
+  getMigrationName(file) {
+    return file.replace(/\.(ts|js)$/, '');
+  },
+  async getMigration(file) {
+    return (await import(path.join(migrationsDir, file))) as MigrationModule;
+  },
+};
+
+const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
+
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest(migratorConfig)) as [number, string[]];
+  return applied;
+}
+
+export async function rollbackAll(db: Knex): Promise<string[]> {
+  const [, reverted] = (await db.migrate.rollback(migratorConfig, true)) as [number, string[]];
+  return reverted;
+}
+
+export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {
+  const [applied, pending] = (await db.migrate.list(migratorConfig)) as [Array<{ name: string }>, Array<{ file: string }>];
+  return { applied: applied.map((m) => m.name), pending: pending.map((m) => migrationSource.getMigrationName(m.file)) };
+}

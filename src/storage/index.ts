@@ -1,0 +1,13 @@
+import type { Config } from '../config/index.js';
+import type { BlobStore } from './blob-store.js';
+import { LocalBlobStore } from './local.js';
+import { S3BlobStore } from './s3.js';
+
+export type { BlobStore, BlobMetadata, BlobObject, ByteRange } from './blob-store.js';
+export { LocalBlobStore } from './local.js';
+export { S3BlobStore } from './s3.js';
+
+export async function createBlobStore(config: Config): Promise<BlobStore> {
+  if (config.blobStore === 's3' && config.s3) return new S3BlobStore(config.s3);
+  return new LocalBlobStore(config.blobDir).init();
+}
