@@ -63,6 +63,12 @@ export const variables = [
   { name: 'CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE', kind: 'integer', default: '20', min: 1, group: 'Identity and access', description: 'Login attempts per minute from one client IP.' },
   { name: 'CAIRN_METRICS_TOKEN', kind: 'string', secret: true, group: 'Identity and access', description: 'Bearer token that `/metrics` requires. When unset, `/metrics` answers only loopback clients.' },
 
+  // Learning Record Store
+  { name: 'CAIRN_LRS_KEY', kind: 'string', group: 'Learning Record Store', description: 'With `CAIRN_LRS_SECRET`: seeds an xAPI credential (scope `all`) on the default tenant\'s default LRS store at start, like SQL LRS\'s `LRSQL_API_KEY_DEFAULT`.' },
+  { name: 'CAIRN_LRS_SECRET', kind: 'string', secret: true, group: 'Learning Record Store', description: 'Secret of the seeded xAPI credential (at least 16 characters).' },
+  { name: 'CAIRN_XAPI_BODY_LIMIT', kind: 'size', default: '20mb', group: 'Learning Record Store', description: 'Largest request body `/xapi` accepts (statement batches with attachments, documents); larger → 413. Advertised in `/xapi/about`.' },
+  { name: 'CAIRN_XAPI_STATEMENT_PAGE_MAX', kind: 'integer', default: '500', min: 1, max: 10000, group: 'Learning Record Store', description: 'Most statements one `GET /xapi/statements` page returns (`limit=0` means this many).' },
+
   // Jobs and retention
   { name: 'CAIRN_JOBS_ENABLED', kind: 'boolean', default: 'true', group: 'Jobs and retention', description: 'Run background job workers (pg-boss) in this process. Turn off on nodes that should only serve HTTP.' },
   { name: 'CAIRN_AUDIT_RETENTION_DAYS', kind: 'integer', default: '365', min: 1, group: 'Jobs and retention', description: 'Audit-log entries older than this are purged by a daily job.' },

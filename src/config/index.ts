@@ -45,6 +45,10 @@ export interface Config {
   readonly apiRateLimitPerMinute: number;
   readonly loginRateLimitPerMinute: number;
   readonly metricsToken: string | undefined;
+  readonly lrsKey: string | undefined;
+  readonly lrsSecret: string | undefined;
+  readonly xapiBodyLimitBytes: number;
+  readonly xapiStatementPageMax: number;
   readonly jobsEnabled: boolean;
   readonly auditRetentionDays: number;
 }
@@ -201,6 +205,12 @@ export function loadConfig(env: Env): Config {
   const adminEmail = str('CAIRN_ADMIN_EMAIL') ?? 'admin@cairn.local';
   if (!/^[^\s@]+@[^\s@]+$/.test(adminEmail)) problems.push(`CAIRN_ADMIN_EMAIL must be an email address, got "${adminEmail}"`);
 
+  const lrsKey = str('CAIRN_LRS_KEY');
+  const lrsSecret = str('CAIRN_LRS_SECRET');
+  if ((lrsKey === undefined) !== (lrsSecret === undefined)) problems.push('CAIRN_LRS_KEY and CAIRN_LRS_SECRET must be set together');
+  if (lrsKey !== undefined && !/^[A-Za-z0-9._~-]{1,100}$/.test(lrsKey)) problems.push('CAIRN_LRS_KEY may only contain letters, digits and . _ ~ - (it is an HTTP Basic user name)');
+  if (lrsSecret !== undefined && lrsSecret.length < 16) problems.push('CAIRN_LRS_SECRET must be at least 16 characters');
+
   const config: Config = {
     host: str('CAIRN_HOST') ?? '127.0.0.1',
     port,
@@ -229,6 +239,10 @@ export function loadConfig(env: Env): Config {
     apiRateLimitPerMinute: int('CAIRN_RATE_LIMIT_API_PER_MINUTE'),
     loginRateLimitPerMinute: int('CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE'),
     metricsToken: str('CAIRN_METRICS_TOKEN'),
+    lrsKey,
+    lrsSecret,
+    xapiBodyLimitBytes: size('CAIRN_XAPI_BODY_LIMIT'),
+    xapiStatementPageMax: int('CAIRN_XAPI_STATEMENT_PAGE_MAX'),
     jobsEnabled: bool('CAIRN_JOBS_ENABLED'),
     auditRetentionDays: int('CAIRN_AUDIT_RETENTION_DAYS'),
   };
