@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, unlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,14 @@ const run = promisify(execFile);
 export interface EmbeddedDatabase {
   readonly url: string;
   stop(): Promise<void>;
+}
+
+/** Another live Cairn process already runs the embedded PostgreSQL of this data directory. */
+export class DataDirInUseError extends Error {
+  constructor(readonly dataDir: string, readonly pid: number) {
+    super(`The data directory ${dataDir} is in use by another Cairn process (pid ${pid}). Stop it, or give this one its own CAIRN_DATA_DIR.`);
+    this.name = 'DataDirInUseError';
+  }
 }
 
 interface Binaries {
@@ -61,6 +69,17 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const passwordFile = path.join(dataDir, 'pg-password');
   const logFile = path.join(dataDir, 'pg.log');
   await fs.mkdir(dataDir, { recursive: true });
+  const releaseLock = await lockDataDir(dataDir);
+  try {
+    return await startServer({ dataDir, port, log, clusterDir, passwordFile, logFile, releaseLock });
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+async function startServer(options: { dataDir: string; port: number; log: Logger; clusterDir: string; passwordFile: string; logFile: string; releaseLock: () => void }): Promise<EmbeddedDatabase> {
+  const { port, log, clusterDir, passwordFile, logFile, releaseLock } = options;
   const bin = await binaries();
   const owner = await postgresUser(log);
 
@@ -86,7 +105,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve(); }));
   // Last resort if Cairn exits without calling stop(): ask for a fast shutdown synchronously.
-  const onExit = () => { if (!exited && child.pid) try { process.kill(child.pid, 'SIGINT'); } catch { /* gone */ } };
+  const onExit = () => {
+    releaseLock();
+    if (!exited && child.pid) try { process.kill(child.pid, 'SIGINT'); } catch { /* gone */ }
+  };
   process.once('exit', onExit);
 
   const superuser = { host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' };
@@ -115,14 +137,61 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/cairn`,
     async stop() {
       process.removeListener('exit', onExit);
-      if (exited || !child.pid) return;
-      child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
-      const timeout = setTimeout(() => child.kill('SIGQUIT'), 30_000);
-      await exitedPromise;
-      clearTimeout(timeout);
-      log.info('embedded PostgreSQL stopped');
+      if (!exited && child.pid) {
+        child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+        const timeout = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+        await exitedPromise;
+        clearTimeout(timeout);
+        log.info('embedded PostgreSQL stopped');
+      }
+      releaseLock();
     },
   };
+}
+
+/**
+ * `<dataDir>/cairn.lock` holds the pid of the Cairn process that runs this data directory's
+ * PostgreSQL. Without it a second process on the same directory would take the first one's
+ * server for an orphan and stop it under live requests (two test runs at once did exactly that).
+ * A lock left by a dead process (SIGKILL) is taken over; the orphaned server is then stopped.
+ */
+async function lockDataDir(dataDir: string): Promise<() => void> {
+  const lockFile = path.join(dataDir, 'cairn.lock');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await fs.writeFile(lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        try { unlinkSync(lockFile); } catch { /* already gone */ }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (await isCairnProcess(holder))) {
+      throw new DataDirInUseError(dataDir, holder);
+    }
+    // Stale: its process is gone (or is us, e.g. pid 1 again after a container restart).
+    await fs.rm(lockFile, { force: true });
+  }
+  throw new Error(`Could not lock ${lockFile}`);
+}
+
+/** Alive and a Node.js process (a recycled pid of something else does not hold the lock). */
+async function isCairnProcess(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return /node|tsx|vitest/.test(cmdline);
+  } catch {
+    return true; // no /proc: trust the signal check
+  }
 }
 
 async function initialise(bin: Binaries, clusterDir: string, password: string, owner: { uid: number; gid: number } | undefined, log: Logger): Promise<void> {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pino } from 'pino';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
+import { DataDirInUseError, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded.js';
 import { createDb } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 
@@ -34,6 +34,22 @@ export function withDatabase(serverUrl: string, database: string): string {
 }
 
 /**
+ * Several test runs at once (engineers in parallel, watch mode) each need their own server:
+ * each takes the first free cluster `.test-data/slot-<n>` (locked by the run's pid; see
+ * src/db/embedded.ts), so clusters are reused across runs but never shared by two at once.
+ */
+async function startEmbeddedSlot(log: pino.Logger): Promise<EmbeddedDatabase> {
+  for (let slot = 0; slot < 16; slot++) {
+    try {
+      return await startEmbeddedPostgres({ dataDir: path.resolve('.test-data', `slot-${slot}`), port: await freePort(), log });
+    } catch (error) {
+      if (!(error instanceof DataDirInUseError)) throw error;
+    }
+  }
+  throw new Error('All 16 embedded PostgreSQL slots under .test-data are in use by other test runs');
+}
+
+/**
  * Which PostgreSQL the tests use:
  * - TEST_DATABASE_URL when set (any server; databases are created on it);
  * - with CI=true, the machine's PostgreSQL at 127.0.0.1:5432 (never skipped, never embedded);
@@ -49,7 +65,7 @@ export default async function setup(project: TestProject) {
   } else if (process.env['CI'] === 'true') {
     serverUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
   } else {
-    embedded = await startEmbeddedPostgres({ dataDir: path.resolve('.test-data'), port: await freePort(), log });
+    embedded = await startEmbeddedSlot(log);
     serverUrl = withDatabase(embedded.url, 'postgres');
   }
 
