@@ -259,7 +259,8 @@ export function renderConfigTable(): string {
   for (const group of groups) {
     out.push(`## ${group}`, '', '| Variable | Type | Default | Description |', '| --- | --- | --- | --- |');
     for (const v of variables.filter((x) => x.group === group) as readonly VariableDefinition[]) {
-      const type = v.kind === 'enum' ? v.values!.map((x) => `\`${x}\``).join(' \\| ') : v.kind;
+      const bounds = v.min !== undefined && v.max !== undefined ? ` ${v.min}–${v.max}` : v.min !== undefined ? ` ≥ ${v.min}` : v.max !== undefined ? ` ≤ ${v.max}` : '';
+      const type = v.kind === 'enum' ? v.values!.map((x) => `\`${x}\``).join(' \\| ') : `${v.kind}${bounds}`;
       const def = v.default !== undefined ? (v.default === '' ? '(empty)' : `\`${v.default}\``) : v.derivedDefault ?? '(unset)';
       out.push(`| \`${v.name}\`${v.secret ? ' (secret)' : ''} | ${type} | ${def} | ${escape(v.description)} |`);
     }
