@@ -12,6 +12,8 @@ import { coursesEndpoints } from './courses/routes.js';
 import { gradeEndpoints } from './grades/routes.js';
 import { auditEndpoints } from './audit/routes.js';
 import { opsRouter } from './ops/routes.js';
+import { xapiRouter } from './xapi/index.js';
+import { lrsStoreEndpoints } from './xapi/auth/routes.js';
 import { version } from './version.js';
 
 /** Every endpoint of the REST API under /api/v1, in the order they appear in the OpenAPI document. */
@@ -22,6 +24,7 @@ export const apiEndpoints: readonly AnyEndpoint[] = [
   ...coursesEndpoints,
   ...gradeEndpoints,
   ...auditEndpoints,
+  ...lrsStoreEndpoints,
 ];
 
 export interface BuiltApp {
@@ -55,6 +58,8 @@ export function buildApp(deps: AppDeps): BuiltApp {
   const openApi = buildOpenApiDocument(mounted, { serverUrl: deps.config.publicUrl, version });
   app.use('/api/v1', openApiRouter(openApi));
   app.use('/api/v1', api);
+
+  app.use('/xapi', xapiRouter(deps));
 
   app.get('/', (_req, res) => {
     res.locals['route'] = '/';

@@ -6,6 +6,7 @@ import type { Metrics } from './ops/metrics.js';
 import type { RateLimiter } from './auth/rate-limit.js';
 import type { SecretBox } from './auth/secret-box.js';
 import type { JobQueue } from './jobs/index.js';
+import type { XapiAuthenticator } from './xapi/auth/service.js';
 
 export interface Clock {
   now(): Date;
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly rateLimiter: RateLimiter;
   readonly secrets: SecretBox;
+  /** Verifies LRS Basic credentials with a short cache; shared so revocation can clear it. */
+  readonly xapiAuth: XapiAuthenticator;
   /** Absent when this process runs no job queue (e.g. a CLI command). */
   readonly jobs: JobQueue | undefined;
 }

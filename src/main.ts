@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { buildApp } from './app.js';
 import { ensureFirstAdmin } from './bootstrap.js';
+import { seedLrsCredential } from './xapi/auth/service.js';
 
 /**
  * The composition root: configuration → dependencies → HTTP server → graceful shutdown.
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const runtime = await startRuntime(config, log, { jobs: true });
   const { deps } = runtime;
   const firstAdmin = await ensureFirstAdmin(deps.db, config, deps.clock, log);
+  await seedLrsCredential(deps.db, deps.secrets, config, deps.clock, log);
 
   const { app } = buildApp(deps);
   const server = http.createServer(app);

@@ -13,6 +13,7 @@ import { SecretBox } from './auth/secret-box.js';
 import { startJobQueue, type JobQueue } from './jobs/index.js';
 import { auditRetentionJob, housekeepingJob } from './jobs/maintenance.js';
 import { systemClock, type AppDeps, type Clock } from './deps.js';
+import { XapiAuthenticator } from './xapi/auth/service.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({
@@ -84,7 +85,8 @@ export async function startRuntime(config: Config, log: Logger, options: { jobs:
         ],
       });
     }
-    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, jobs };
+    const xapiAuth = new XapiAuthenticator(db, secrets, clock);
+    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, jobs };
     const stop = async () => {
       await jobs?.stop(config.shutdownTimeoutMs).catch((error: unknown) => log.warn({ err: error }, 'job queue did not stop cleanly'));
       await rateLimiter?.stop().catch(() => undefined);

@@ -16,6 +16,7 @@ export const scopes = [
   'grades:read', 'grades:write',
   'audit:read',
   'tokens:read', 'tokens:write',
+  'lrs:read', 'lrs:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * Authenticated encryption (AES-256-GCM) for secrets Cairn must read back: TOTP seeds,
@@ -27,6 +27,14 @@ export class SecretBox {
     decipher.setAAD(Buffer.from(purpose));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  /**
+   * Keyed hash (HMAC-SHA256, hex) for secrets Cairn only needs to compare, never read back:
+   * without CAIRN_SECRET_KEY a stolen table does not allow offline guessing.
+   */
+  mac(purpose: string, value: string): string {
+    return createHmac('sha256', this.key(`mac:${purpose}`)).update(value).digest('hex');
   }
 
   private key(purpose: string): Buffer {

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/app.js';
 import { ensureFirstAdmin } from '../../src/bootstrap.js';
+import { seedLrsCredential } from '../../src/xapi/auth/service.js';
 import type { AppDeps, Clock } from '../../src/deps.js';
 import { withDatabase } from './global-setup.js';
 
@@ -55,6 +56,8 @@ export interface TestApp {
   readonly openApi: Record<string, unknown>;
   readonly clock: TestClock;
   readonly databaseUrl: string;
+  /** The environment the app was configured with, so a second instance can share it. */
+  readonly env: Readonly<Record<string, string>>;
   readonly runtime: Runtime;
   /** A supertest agent that keeps cookies: one browser. */
   agent(): ReturnType<typeof request.agent>;
@@ -67,25 +70,34 @@ export interface TestApp {
  * The whole application on a fresh database: the same runtime main.ts builds, with test
  * settings (generous rate limits unless a test sets them, silent logs, temp data dir).
  */
-export async function startTestApp(options: { env?: Record<string, string>; jobs?: boolean } = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export async function startTestApp(options: { env?: Record<string, string>; jobs?: boolean; sameDatabaseAs?: TestApp } = {}): Promise<TestApp> {
+  // A second instance on the same database is a second Cairn node: same settings and secret
+  // key, its own pool, rate limiter and app, and the same (movable) notion of time.
+  const shared = options.sameDatabaseAs;
+  const database = shared
+    ? { url: shared.databaseUrl, drop: async () => undefined }
+    : await createTestDatabase();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cairn-test-'));
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    CAIRN_SECRET_KEY: randomBytes(32).toString('base64url'),
-    CAIRN_DATA_DIR: dataDir,
-    CAIRN_LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-    CAIRN_ADMIN_EMAIL: adminEmail,
-    CAIRN_ADMIN_PASSWORD: adminPassword,
-    CAIRN_RATE_LIMIT_API_PER_MINUTE: '100000',
-    CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
-    CAIRN_DB_POOL_MAX: '5',
-    ...options.env,
-  });
-  const clock = new TestClock();
+  const env: Record<string, string> = shared
+    ? { ...shared.env, CAIRN_DATA_DIR: dataDir, ...options.env }
+    : {
+        DATABASE_URL: database.url,
+        CAIRN_SECRET_KEY: randomBytes(32).toString('base64url'),
+        CAIRN_DATA_DIR: dataDir,
+        CAIRN_LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+        CAIRN_ADMIN_EMAIL: adminEmail,
+        CAIRN_ADMIN_PASSWORD: adminPassword,
+        CAIRN_RATE_LIMIT_API_PER_MINUTE: '100000',
+        CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
+        CAIRN_DB_POOL_MAX: '5',
+        ...options.env,
+      };
+  const config = loadConfig(env);
+  const clock = shared?.clock ?? new TestClock();
   const log = pino({ level: config.logLevel });
   const runtime = await startRuntime(config, log, { jobs: options.jobs ?? false, migrate: false, clock });
   await ensureFirstAdmin(runtime.deps.db, config, clock, log);
+  await seedLrsCredential(runtime.deps.db, runtime.deps.secrets, config, clock, log);
   const { app, openApi } = buildApp(runtime.deps);
   return {
     deps: runtime.deps,
@@ -93,6 +105,7 @@ export async function startTestApp(options: { env?: Record<string, string>; jobs
     openApi,
     clock,
     databaseUrl: database.url,
+    env,
     runtime,
     agent: () => request.agent(app),
     async login(email = adminEmail, password = adminPassword, tenant?: string) {
