@@ -44,7 +44,7 @@ export const variables = [
   { name: 'CAIRN_BLOB_STORE', kind: 'enum', default: 'local', values: ['local', 's3'], group: 'Blob storage', description: 'Where files (SCORM content, xAPI attachments, exports) live.' },
   { name: 'CAIRN_BLOB_DIR', kind: 'string', derivedDefault: '`<CAIRN_DATA_DIR>/blobs`', group: 'Blob storage', description: 'Root directory of the local-disk blob store.' },
   { name: 'CAIRN_S3_ENDPOINT', kind: 'url', group: 'Blob storage', description: 'S3-compatible endpoint (MinIO, Ceph RGW, …). Unset means AWS S3 of `CAIRN_S3_REGION`.' },
-  { name: 'CAIRN_S3_REGION', kind: 'string', default: 'us-east-1', group: 'Blob storage', description: 'S3 region.' },
+  { name: 'CAIRN_S3_REGION', kind: 'string', default: 'us-east-1', group: 'Blob storage', description: 'S3 region; S3-compatible servers (MinIO, Ceph) usually accept any value, often `us-east-1`.' },
   { name: 'CAIRN_S3_BUCKET', kind: 'string', group: 'Blob storage', description: 'S3 bucket; required when `CAIRN_BLOB_STORE=s3`.' },
   { name: 'CAIRN_S3_ACCESS_KEY_ID', kind: 'string', group: 'Blob storage', description: 'S3 access key id. Unset means the AWS SDK default credential chain.' },
   { name: 'CAIRN_S3_SECRET_ACCESS_KEY', kind: 'string', secret: true, group: 'Blob storage', description: 'S3 secret access key.' },

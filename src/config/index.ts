@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { variables, type VariableDefinition, type VariableName } from './definitions.js';
 
@@ -153,12 +154,15 @@ export function loadConfig(env: Env): Config {
       // already reported
     }
   }
+  if (port !== 0 && port === contentPort) problems.push(`CAIRN_CONTENT_PORT must differ from CAIRN_PORT (both are ${port})`);
   for (const origin of list('CAIRN_CORS_ORIGINS')) {
+    let protocol: string | undefined;
     try {
-      new URL(origin);
+      protocol = new URL(origin).protocol;
     } catch {
-      problems.push(`CAIRN_CORS_ORIGINS entry "${origin}" is not a URL origin`);
+      // reported below
     }
+    if (protocol !== 'http:' && protocol !== 'https:') problems.push(`CAIRN_CORS_ORIGINS entry "${origin}" is not an http(s) origin`);
   }
 
   const trustProxyText = raw('CAIRN_TRUST_PROXY') ?? 'false';
@@ -167,8 +171,15 @@ export function loadConfig(env: Env): Config {
       : trustProxyText === 'false' ? false
         : /^\d+$/.test(trustProxyText) ? Number(trustProxyText)
           : trustProxyText.split(',').map((s) => s.trim()).filter(Boolean);
+  // Express compiles this list only when the app is built; a typo would crash there with a bare "invalid IP address".
+  if (Array.isArray(trustProxy)) {
+    for (const entry of trustProxy) {
+      if (!isProxySpec(entry)) problems.push(`CAIRN_TRUST_PROXY entry "${entry}" is not true, false, a hop count, an IP address, a subnet (10.0.0.0/8) or loopback/linklocal/uniquelocal`);
+    }
+  }
 
   const databaseUrl = url('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//i.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string');
   const dataDir = path.resolve(str('CAIRN_DATA_DIR') ?? './data');
   const secretKey = str('CAIRN_SECRET_KEY');
   if (secretKey !== undefined && secretKey.length < 32) problems.push('CAIRN_SECRET_KEY must be at least 32 characters');
@@ -248,7 +259,23 @@ export function loadConfig(env: Env): Config {
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(config);
+  return deepFreeze(config);
+}
+
+/** What Express's `trust proxy` (proxy-addr) accepts in a list: names, addresses and subnets. */
+function isProxySpec(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, range, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address || isIP(address) === 0) return false;
+  if (range === undefined) return true;
+  if (/^\d+$/.test(range)) return Number(range) <= (isIP(address) === 4 ? 32 : 128);
+  return isIP(address) === 4 && isIP(range) === 4; // netmask form: 10.0.0.0/255.0.0.0
+}
+
+/** The settings object and everything in it (S3 settings, origin lists) are read-only. */
+function deepFreeze<T extends object>(value: T): T {
+  for (const member of Object.values(value)) if (typeof member === 'object' && member !== null) deepFreeze(member as object);
+  return Object.freeze(value);
 }
 
 /** The Markdown table in docs/configuration.md, generated from the definitions. */
