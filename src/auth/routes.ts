@@ -72,7 +72,7 @@ export const authEndpoints: AnyEndpoint[] = [
       const result = await service.login(deps, body, request);
       reply.cookie(service.sessionCookieName, result.cookieValue, sessionCookieOptions(deps.config, result.expiresAt));
       return {
-        user: userView(result.user),
+        user: userView(result.user, deps.clock.now()),
         mfa_required: result.mfa === 'pending',
         mfa_enrollment_required: result.mfaEnrollmentRequired,
         acting_tenant_id: result.user.tenant_id,
@@ -101,7 +101,7 @@ export const authEndpoints: AnyEndpoint[] = [
     async handler({ deps, principal }) {
       const user = await findUser(deps.db, principal.homeTenantId, principal.userId);
       if (!user) throw new AppError('unauthenticated');
-      return { user: userView(user), mfa_required: principal.mfa === 'pending', mfa_enrollment_required: principal.mfaEnrollmentRequired, acting_tenant_id: principal.tenantId };
+      return { user: userView(user, deps.clock.now()), mfa_required: principal.mfa === 'pending', mfa_enrollment_required: principal.mfaEnrollmentRequired, acting_tenant_id: principal.tenantId };
     },
   }),
 

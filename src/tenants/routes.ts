@@ -99,7 +99,7 @@ export const tenantEndpoints: AnyEndpoint[] = [
         : null;
       audit({ action: 'tenant.create', targetType: 'tenant', targetId: tenant.id, details: { slug: tenant.slug, admin_email: admin?.email ?? null } });
       reply.header('Location', `/api/v1/tenants/${tenant.id}`);
-      return { tenant: tenantView(tenant), admin: admin ? userView(admin) : null };
+      return { tenant: tenantView(tenant), admin: admin ? userView(admin, now) : null };
     },
   }),
 

@@ -26,7 +26,7 @@ export const userEndpoints: AnyEndpoint[] = [
     responses: { 200: { description: 'A page of users', schema: pageSchema(User) } },
     async handler({ deps, principal, query }) {
       const page = await repo.listUsers(deps.db, { tenantId: principal.tenantId, ...query, limit: query.limit ?? 50 });
-      return { data: page.rows.map(userView), next_cursor: page.nextCursor };
+      return { data: page.rows.map((row) => userView(row, deps.clock.now())), next_cursor: page.nextCursor };
     },
   }),
 
@@ -40,7 +40,7 @@ export const userEndpoints: AnyEndpoint[] = [
       const user = await service.createUser(db, deps.clock, principal, body);
       audit({ action: 'user.create', targetType: 'user', targetId: user.id, details: { email: user.email, role: user.role } });
       reply.header('Location', `/api/v1/users/${user.id}`);
-      return userView(user);
+      return userView(user, deps.clock.now());
     },
   }),
 
@@ -52,7 +52,7 @@ export const userEndpoints: AnyEndpoint[] = [
     params: UserParams,
     responses: { 200: { description: 'The user', schema: User } },
     async handler({ deps, principal, params }) {
-      return userView(await service.getUser(deps.db, principal, params.userId));
+      return userView(await service.getUser(deps.db, principal, params.userId), deps.clock.now());
     },
   }),
 
@@ -67,7 +67,7 @@ export const userEndpoints: AnyEndpoint[] = [
     async handler({ deps, db, principal, params, body, audit }) {
       const { user, changed } = await service.updateUser(db, deps.clock, principal, params.userId, body);
       audit({ action: 'user.update', targetType: 'user', targetId: user.id, details: { changed } });
-      return userView(user);
+      return userView(user, deps.clock.now());
     },
   }),
 
@@ -95,7 +95,7 @@ export const userEndpoints: AnyEndpoint[] = [
     async handler({ deps, db, principal, params, audit }) {
       const user = await service.unlockUser(db, deps.clock, principal, params.userId);
       audit({ action: 'user.unlock', targetType: 'user', targetId: user.id });
-      return userView(user);
+      return userView(user, deps.clock.now());
     },
   }),
 

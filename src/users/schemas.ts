@@ -22,7 +22,8 @@ export const User = Type.Object({
   updated_at: DateTime(),
 });
 
-export function userView(row: UserRow) {
+/** `now` comes from the app clock, so a lock that has run out stops showing at once. */
+export function userView(row: UserRow, now: Date) {
   return {
     id: row.id,
     tenant_id: row.tenant_id,
@@ -33,7 +34,7 @@ export function userView(row: UserRow) {
     status: row.status,
     has_password: row.password_hash !== null,
     mfa_enabled: row.mfa_enabled_at !== null,
-    locked_until: row.locked_until && row.locked_until > new Date() ? row.locked_until.toISOString() : null,
+    locked_until: row.locked_until && row.locked_until > now ? row.locked_until.toISOString() : null,
     last_login_at: iso(row.last_login_at),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
