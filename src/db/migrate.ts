@@ -44,6 +44,7 @@ export async function rollbackAll(db: Knex): Promise<string[]> {
 }
 
 export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {
-  const [applied, pending] = (await db.migrate.list(migratorConfig)) as [Array<{ name: string }>, Array<{ file: string }>];
-  return { applied: applied.map((m) => m.name), pending: pending.map((m) => migrationSource.getMigrationName(m.file)) };
+  // knex hands back pending migrations as our source returned them (file names), applied ones as rows.
+  const [applied, pending] = (await db.migrate.list(migratorConfig)) as [Array<{ name: string }>, string[]];
+  return { applied: applied.map((m) => m.name), pending: pending.map((file) => migrationSource.getMigrationName(file)) };
 }
