@@ -61,6 +61,7 @@ export const authEndpoints: AnyEndpoint[] = [
     auth: { public: true },
     rateLimited: false,
     transactional: false,
+    auditsItself: true,
     status: 200,
     body: Type.Object({
       email: Email,
@@ -86,8 +87,9 @@ export const authEndpoints: AnyEndpoint[] = [
     auth: { scope: 'users:read', beforeMfa: true, sessionOnly: true },
     transactional: false,
     responses: { 204: { description: 'Logged out' } },
-    async handler({ deps, principal, reply }) {
+    async handler({ deps, principal, reply, audit }) {
       await service.logout(deps, principal);
+      audit({ action: 'auth.logout', targetType: 'user', targetId: principal.userId });
       reply.clearCookie(service.sessionCookieName, sessionCookieOptions(deps.config));
       return undefined;
     },
@@ -163,6 +165,7 @@ export const authEndpoints: AnyEndpoint[] = [
     description: 'Wrong codes count toward the account lockout.',
     auth: { scope: 'users:read', beforeMfa: true, sessionOnly: true },
     transactional: false,
+    auditsItself: true,
     status: 204,
     body: Type.Object({
       code: Type.Optional(Type.String({ pattern: '^[0-9]{6}$' })),

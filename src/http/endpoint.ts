@@ -81,6 +81,12 @@ export interface EndpointDefinition<PS extends TSchema | undefined = undefined, 
   readonly transactional?: boolean;
   /** Opt out of the per-user API rate limit (the login endpoint has its own). */
   readonly rateLimited?: boolean;
+  /**
+   * The handler writes its audit entries itself, outside the request transaction (login and
+   * MFA verification: a failure must stay recorded although the request fails). Every other
+   * write that records nothing through `audit()` gets an entry from the pipeline.
+   */
+  readonly auditsItself?: boolean;
   handler(ctx: HandlerContext<Infer<PS>, Infer<QS>, Infer<BS>>): Promise<unknown>;
 }
 
@@ -190,6 +196,9 @@ async function runEndpoint(endpoint: AnyEndpoint, validators: Validators, deps: 
       audit: (entry) => { auditEntries.push(entry); },
     };
     const result = await endpoint.handler(ctx as never);
+    if (auditEntries.length === 0 && endpoint.method !== 'get' && !endpoint.auditsItself) {
+      auditEntries.push(fallbackAuditEntry(endpoint, params));
+    }
     if (auditEntries.length > 0) {
       await recordAudit(db, auditEntries.map((entry) => ({ ...entry, principal, request: info, at: deps.clock.now() })));
     }
@@ -199,10 +208,26 @@ async function runEndpoint(endpoint: AnyEndpoint, validators: Validators, deps: 
   const result = transactional ? await withTransaction(deps.db, run) : await run(deps.db);
   if (res.headersSent) return;
   if (status === 204 || result === undefined) {
-    res.status(status === 200 ? 204 : status).end();
+    // Nothing to send: a 200 or 201 without a body would make clients try to parse one.
+    res.status(status === 200 || status === 201 ? 204 : status).end();
     return;
   }
   res.status(status).json(result);
+}
+
+/**
+ * The safety net behind "every write leaves an audit entry": when a handler recorded nothing,
+ * the operation itself is recorded, aimed at the last `…Id` path parameter (`lineItemId` →
+ * target_type `line_item`), with every path parameter in the details.
+ */
+export function fallbackAuditEntry(endpoint: Pick<AnyEndpoint, 'operationId'>, params: Readonly<Record<string, unknown>>): AuditEntry {
+  const idParams = Object.entries(params).filter(([name, value]) => name.endsWith('Id') && typeof value === 'string');
+  const target = idParams[idParams.length - 1];
+  return {
+    action: endpoint.operationId,
+    ...(target ? { targetType: target[0].slice(0, -2).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), targetId: target[1] as string } : {}),
+    details: { recorded_by: 'pipeline', ...(Object.keys(params).length > 0 ? { params } : {}) },
+  };
 }
 
 function authorize(auth: AuthRequirement, principal: Principal | undefined): void {
