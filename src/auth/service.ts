@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
 import type { AppDeps } from '../deps.js';
 import { AppError } from '../errors/index.js';
@@ -122,7 +123,9 @@ export async function login(deps: AppDeps, input: { email: string; password: str
   const cookieValue = randomSecret(32);
   const expiresAt = new Date(now.getTime() + config.sessionMaxHours * 3600_000);
   await withTransaction(db, async (tx) => {
-    await repo.recordLoginSuccess(tx, user.id, now);
+    // With MFA the login is complete only after the code: resetting the failure count on the
+    // password alone would let someone who knows it try codes forever, four at a time.
+    if (mfa !== 'pending') await repo.recordLoginSuccess(tx, user.id, now);
     await repo.insertSession(tx, {
       id: sha256Hex(cookieValue), user_id: user.id, tenant_id: user.tenant_id, mfa_state: mfa,
       created_at: now, expires_at: expiresAt, ip: request.ip ?? null, user_agent: request.userAgent?.slice(0, 500) ?? null,
@@ -174,9 +177,12 @@ async function checkTotp(deps: AppDeps, db: Queryable, user: UserRow, code: stri
   return repo.advanceMfaStep(db, user.id, step);
 }
 
+/** 32 symbols without look-alikes (no l, o, 0, 1): each character is 5 random bits, 50 per code. */
+const recoveryAlphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+
 function newRecoveryCodes(): string[] {
   return Array.from({ length: 10 }, () => {
-    const raw = randomSecret(10).replace(/[-_]/g, '').slice(0, 10).toLowerCase();
+    const raw = [...randomBytes(10)].map((b) => recoveryAlphabet[b & 31]).join('');
     return `${raw.slice(0, 5)}-${raw.slice(5, 10)}`;
   });
 }
@@ -216,7 +222,10 @@ export async function verifyMfa(deps: AppDeps, principal: Principal, input: { co
     : input.recoveryCode !== undefined && (await repo.consumeRecoveryCode(db, user.id, sha256Hex(input.recoveryCode.trim().toLowerCase()), now));
   if (!ok) {
     const locked = await repo.recordLoginFailure(db, user.id, config.loginMaxFailures, new Date(now.getTime() + config.loginLockoutMinutes * 60_000), now);
-    await recordAudit(db, [{ action: 'auth.mfa_failed', principal, request, at: now, targetType: 'user', targetId: user.id }]);
+    await recordAudit(db, [
+      { action: 'auth.mfa_failed', principal, request, at: now, targetType: 'user', targetId: user.id },
+      ...(locked ? [{ action: 'user.locked', principal, request, at: now, targetType: 'user', targetId: user.id, details: { until: locked.toISOString(), reason: 'failed_mfa_codes' } }] : []),
+    ]);
     if (locked) {
       await repo.deleteSession(db, principal.sessionId);
       throw lockedError(locked, now);
