@@ -252,6 +252,18 @@ export async function createApiToken(deps: AppDeps, db: Queryable, principal: Pr
     if (missing.length > 0) throw new AppError('forbidden', `A token cannot grant scopes it lacks: ${missing.join(', ')}.`);
   }
   const now = deps.clock.now();
+  let expiresAt = input.expiresInDays ? new Date(now.getTime() + input.expiresInDays * 86_400_000) : null;
+  // A token minting a token must not extend its own life: a leaked short-lived token could
+  // otherwise turn itself into a permanent one. The child ends with its parent at the latest.
+  if (principal.via === 'token' && principal.tokenId) {
+    const parent = await repo.findApiToken(db, principal.homeTenantId, principal.tokenId);
+    if (parent?.expires_at) {
+      if (expiresAt && expiresAt > parent.expires_at) {
+        throw new AppError('forbidden', `A token cannot create a token that outlives it (this one expires at ${parent.expires_at.toISOString()}).`);
+      }
+      expiresAt ??= parent.expires_at;
+    }
+  }
   const { token, hash, displayPrefix } = newApiToken();
   const row = await repo.insertApiToken(db, {
     user_id: principal.userId,
@@ -260,7 +272,7 @@ export async function createApiToken(deps: AppDeps, db: Queryable, principal: Pr
     token_hash: hash,
     token_prefix: displayPrefix,
     scopes: [...new Set(input.scopes)],
-    expires_at: input.expiresInDays ? new Date(now.getTime() + input.expiresInDays * 86_400_000) : null,
+    expires_at: expiresAt,
     created_at: now,
   });
   return { row, token };
