@@ -55,14 +55,20 @@ export interface Runtime {
  * Builds every dependency in order: database (embedded if needed) → migrations → blob store
  * → metrics, rate limiter, secrets → job queue. main.ts, the CLI and integration tests share it.
  */
-export async function startRuntime(config: Config, log: Logger, options: { jobs: boolean; migrate?: boolean; clock?: Clock }): Promise<Runtime> {
+export async function startRuntime(config: Config, log: Logger, options: {
+  jobs: boolean;
+  migrate?: boolean;
+  clock?: Clock;
+  /** Command-line tools share the embedded PostgreSQL of a Cairn server already running on the data dir. */
+  attachToRunningDatabase?: boolean;
+}): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
   let embedded: EmbeddedDatabase | undefined;
   let db: Db | undefined;
   let jobs: JobQueue | undefined;
   let rateLimiter: RateLimiter | undefined;
   try {
-    if (!config.databaseUrl) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
+    if (!config.databaseUrl) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log, attachToRunning: options.attachToRunningDatabase ?? false });
     const databaseUrl = config.databaseUrl ?? embedded!.url;
     db = createDb({ url: databaseUrl, poolMax: config.dbPoolMax });
     if (options.migrate !== false) {

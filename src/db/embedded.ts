@@ -63,13 +63,29 @@ async function postgresUser(log: Logger): Promise<{ uid: number; gid: number } |
  * then stops the database) rather than killing the database under in-flight requests. The
  * superuser password is generated on first start into `<dataDir>/pg-password` (mode 0600).
  */
-export async function startEmbeddedPostgres(options: { dataDir: string; port: number; log: Logger }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  log: Logger;
+  /**
+   * When a live Cairn server already runs this data directory's PostgreSQL, connect to it
+   * instead of failing (command-line tools next to a running server). Stopping it is then
+   * left to its owner.
+   */
+  attachToRunning?: boolean;
+}): Promise<EmbeddedDatabase> {
   const { dataDir, port, log } = options;
   const clusterDir = path.join(dataDir, 'pg');
   const passwordFile = path.join(dataDir, 'pg-password');
   const logFile = path.join(dataDir, 'pg.log');
   await fs.mkdir(dataDir, { recursive: true });
-  const releaseLock = await lockDataDir(dataDir);
+  let releaseLock: () => void;
+  try {
+    releaseLock = await lockDataDir(dataDir);
+  } catch (error) {
+    if (!(error instanceof DataDirInUseError) || !options.attachToRunning) throw error;
+    return attach(clusterDir, passwordFile, error);
+  }
   try {
     return await startServer({ dataDir, port, log, clusterDir, passwordFile, logFile, releaseLock });
   } catch (error) {
@@ -147,6 +163,15 @@ async function startServer(options: { dataDir: string; port: number; log: Logger
       releaseLock();
     },
   };
+}
+
+/** The running server of a locked data directory: its port is line 4 of postmaster.pid. */
+async function attach(clusterDir: string, passwordFile: string, inUse: DataDirInUseError): Promise<EmbeddedDatabase> {
+  const pidFile = await fs.readFile(path.join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '');
+  const port = Number(pidFile.split('\n')[3]);
+  if (!Number.isInteger(port) || port <= 0) throw inUse;
+  const password = (await fs.readFile(passwordFile, 'utf8')).trim();
+  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/cairn`, stop: async () => undefined };
 }
 
 /**
