@@ -3,7 +3,7 @@ import type { BlobStore } from './blob-store.js';
 import { LocalBlobStore } from './local.js';
 import { S3BlobStore } from './s3.js';
 
-export type { BlobStore, BlobMetadata, BlobObject, ByteRange } from './blob-store.js';
+export type { BlobStore, BlobMetadata, BlobListEntry, BlobObject, ByteRange, PutOptions } from './blob-store.js';
 export { LocalBlobStore } from './local.js';
 export { S3BlobStore } from './s3.js';
 

@@ -1,29 +1,42 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { AppError } from '../errors/index.js';
 import {
-  assertSafeKey, blobNotFound, resolveRange,
-  type BlobMetadata, type BlobObject, type BlobStore, type ByteRange, type PutOptions,
+  assertSafeKey, assertSafePrefix, blobNotFound, compareKeys, isInvalidRange, measure, rangeNotSatisfiable, resolveRange, storeClosed, toSeconds,
+  type BlobListEntry, type BlobMetadata, type BlobObject, type BlobStore, type ByteRange, type PutOptions,
 } from './blob-store.js';
 
 interface Sidecar {
   readonly contentType: string;
   readonly etag: string;
+  /** Inode of the object file this sidecar describes; a mismatch means a writer is between its two renames. */
+  readonly ino?: number;
 }
+
+const defaultContentType = 'application/octet-stream';
+/** Leftovers of writes interrupted by a crash; anything this old in tmp/ is garbage. */
+const staleTempMs = 24 * 60 * 60 * 1000;
 
 /**
  * Blobs on the local disk: content under `<root>/objects/<key>`, content type and ETag in a
- * JSON sidecar under `<root>/meta/<key>.json`. Writes go to `<root>/tmp` first and are renamed
- * into place, so readers never see half a file.
+ * JSON sidecar at the same relative path under `<root>/meta/`. Both are written to `<root>/tmp`
+ * first and renamed into place (sidecar, then object), so readers never see half a file and a
+ * reader that catches a writer between the two renames sees the inode mismatch and looks again.
+ *
+ * One process owns a directory: commits of one key are serialized in-process. Several Cairn
+ * nodes need the S3 store (docs/storage.md).
  */
 export class LocalBlobStore implements BlobStore {
   readonly kind = 'local' as const;
   private readonly objects: string;
   private readonly meta: string;
   private readonly tmp: string;
+  private readonly commits = new Map<string, Promise<unknown>>();
+  private closed = false;
 
   constructor(private readonly root: string) {
     this.objects = path.join(root, 'objects');
@@ -31,127 +44,237 @@ export class LocalBlobStore implements BlobStore {
     this.tmp = path.join(root, 'tmp');
   }
 
+  /** Creates the directories and clears temporary files a crashed process left behind. */
   async init(): Promise<this> {
     await Promise.all([this.objects, this.meta, this.tmp].map((d) => fs.mkdir(d, { recursive: true })));
+    const now = Date.now();
+    for (const name of await fs.readdir(this.tmp)) {
+      const file = path.join(this.tmp, name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (stat && now - stat.mtimeMs > staleTempMs) await fs.rm(file, { force: true, recursive: true });
+    }
     return this;
   }
 
   async put(key: string, body: Readable | Buffer | string, options: PutOptions = {}): Promise<BlobMetadata> {
+    this.assertOpen();
     assertSafeKey(key);
-    const target = this.objectPath(key);
-    const temp = path.join(this.tmp, randomUUID());
+    const contentType = options.contentType ?? defaultContentType;
+    const id = randomUUID();
+    const tempObject = path.join(this.tmp, id);
+    const tempMeta = path.join(this.tmp, `${id}.meta`);
     const hash = createHash('md5');
-    let size = 0;
     const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
-    const measure = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(source, measure, createWriteStream(temp, { mode: 0o640 }));
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      await fs.rename(temp, target);
-    } catch (error) {
-      await fs.rm(temp, { force: true });
-      throw error;
+      await pipeline(source, measure(options.contentLength, (chunk) => hash.update(chunk)), createWriteStream(tempObject, { mode: 0o640, flags: 'wx' }));
+      const stat = await fs.stat(tempObject);
+      const sidecar: Sidecar = { contentType, etag: hash.digest('hex'), ino: stat.ino };
+      await fs.writeFile(tempMeta, JSON.stringify(sidecar), { mode: 0o640, flag: 'wx' });
+      await this.serialized(key, async () => {
+        await this.moveIntoPlace(tempMeta, this.metaPath(key), key);
+        await this.moveIntoPlace(tempObject, this.objectPath(key), key);
+      });
+      return { key, size: stat.size, contentType, etag: sidecar.etag, lastModified: toSeconds(stat.mtime) };
+    } finally {
+      await Promise.all([fs.rm(tempObject, { force: true }), fs.rm(tempMeta, { force: true })]);
     }
-    const sidecar: Sidecar = { contentType: options.contentType ?? 'application/octet-stream', etag: hash.digest('hex') };
-    const metaPath = this.metaPath(key);
-    await fs.mkdir(path.dirname(metaPath), { recursive: true });
-    await fs.writeFile(metaPath, JSON.stringify(sidecar));
-    const stat = await fs.stat(target);
-    return { key, size, contentType: sidecar.contentType, etag: sidecar.etag, lastModified: stat.mtime };
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<BlobObject> {
-    const meta = await this.head(key);
-    if (!meta) throw blobNotFound(key);
-    if (options.range) {
-      const range = resolveRange(options.range, meta.size);
-      return { ...meta, range, body: createReadStream(this.objectPath(key), range) };
+    this.assertOpen();
+    assertSafeKey(key);
+    for (let attempt = 0; ; attempt++) {
+      let handle: fs.FileHandle;
+      try {
+        handle = await fs.open(this.objectPath(key), 'r');
+      } catch (error) {
+        if (isMissing(error)) throw blobNotFound(key);
+        throw error;
+      }
+      try {
+        // Size and content come from the open file, so a concurrent replace cannot mix two versions.
+        const stat = await handle.stat();
+        if (!stat.isFile()) throw blobNotFound(key);
+        const sidecar = await this.readSidecar(key, stat);
+        if (sidecar === 'stale' && attempt < 3) {
+          await handle.close();
+          await delay(5);
+          continue;
+        }
+        const meta = this.describe(key, stat, sidecar === 'stale' ? undefined : sidecar);
+        if (!options.range) return { ...meta, body: handle.createReadStream() };
+        if (isInvalidRange(options.range)) throw rangeNotSatisfiable(stat.size);
+        const range = resolveRange(options.range, stat.size);
+        return { ...meta, range, body: handle.createReadStream({ start: range.start, end: range.end }) };
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
     }
-    return { ...meta, body: createReadStream(this.objectPath(key)) };
   }
 
   async head(key: string): Promise<BlobMetadata | undefined> {
+    this.assertOpen();
     assertSafeKey(key);
-    let stat;
-    try {
-      stat = await fs.stat(this.objectPath(key));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-      throw error;
-    }
-    if (!stat.isFile()) return undefined;
-    const sidecar = await this.readSidecar(key);
-    return {
-      key,
-      size: stat.size,
-      contentType: sidecar?.contentType ?? 'application/octet-stream',
-      etag: sidecar?.etag ?? `${stat.size.toString(16)}-${stat.mtimeMs.toString(16)}`,
-      lastModified: stat.mtime,
-    };
+    return this.stat(key);
   }
 
   async delete(key: string): Promise<void> {
+    this.assertOpen();
     assertSafeKey(key);
-    await fs.rm(this.objectPath(key), { force: true });
-    await fs.rm(this.metaPath(key), { force: true });
+    await this.serialized(key, async () => {
+      // Object first: from here on readers see the key as missing, whatever the sidecar says.
+      await removeFile(this.objectPath(key));
+      await removeFile(this.metaPath(key));
+    });
+    await Promise.all([this.pruneEmptyParents(this.objectPath(key), this.objects), this.pruneEmptyParents(this.metaPath(key), this.meta)]);
   }
 
-  async *list(prefix: string): AsyncIterable<BlobMetadata> {
-    if (prefix !== '') assertSafeKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
-    const baseDir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+  async *list(prefix: string): AsyncIterable<BlobListEntry> {
+    this.assertOpen();
+    assertSafePrefix(prefix);
+    const cut = prefix.lastIndexOf('/');
+    const baseDir = cut === -1 ? '' : prefix.slice(0, cut);
+    const partial = prefix.slice(cut + 1);
     const keys: string[] = [];
-    await this.walk(baseDir, keys);
-    keys.sort();
+    await this.walk(baseDir, partial, keys);
+    keys.sort(compareKeys);
     for (const key of keys) {
       if (!key.startsWith(prefix)) continue;
-      const meta = await this.head(key);
-      if (meta) yield meta;
+      const meta = await this.stat(key);
+      if (meta) yield { key: meta.key, size: meta.size, etag: meta.etag, lastModified: meta.lastModified };
     }
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    let count = 0;
-    for await (const blob of this.list(prefix)) {
-      await this.delete(blob.key);
-      count++;
-    }
-    return count;
+    this.assertOpen();
+    assertSafePrefix(prefix);
+    if (prefix === '') throw new AppError('bad_request', 'deletePrefix needs a non-empty prefix.');
+    const keys: string[] = [];
+    for await (const blob of this.list(prefix)) keys.push(blob.key);
+    for (const key of keys) await this.delete(key);
+    return keys.length;
   }
 
   async check(): Promise<void> {
-    await fs.access(this.objects, fs.constants.R_OK | fs.constants.W_OK);
+    this.assertOpen();
+    try {
+      const stat = await fs.stat(this.objects);
+      if (!stat.isDirectory()) throw new Error(`${this.objects} is not a directory`);
+      await fs.readdir(this.objects);
+      const probe = path.join(this.tmp, `check-${randomUUID()}`);
+      await fs.writeFile(probe, '');
+      await fs.rm(probe);
+    } catch (error) {
+      throw new AppError('service_unavailable', `The blob directory ${this.root} is not usable.`, { cause: error });
+    }
   }
 
   close(): void {
-    // nothing to release
+    this.closed = true;
   }
 
-  private async walk(relativeDir: string, out: string[]): Promise<void> {
+  private assertOpen(): void {
+    if (this.closed) throw storeClosed();
+  }
+
+  private async stat(key: string): Promise<BlobMetadata | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      let stat: Stats;
+      try {
+        stat = await fs.stat(this.objectPath(key));
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+      if (!stat.isFile()) return undefined;
+      const sidecar = await this.readSidecar(key, stat);
+      if (sidecar === 'stale' && attempt < 3) {
+        await delay(5);
+        continue;
+      }
+      return this.describe(key, stat, sidecar === 'stale' ? undefined : sidecar);
+    }
+  }
+
+  private describe(key: string, stat: Stats, sidecar: Sidecar | undefined): BlobMetadata {
+    return {
+      key,
+      size: stat.size,
+      contentType: sidecar?.contentType ?? defaultContentType,
+      // A file placed by hand has no sidecar; its identity is enough for an ETag.
+      etag: sidecar?.etag ?? `${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}-${stat.ino.toString(16)}`,
+      lastModified: toSeconds(stat.mtime),
+    };
+  }
+
+  /** The sidecar, `undefined` when there is none (or it is unreadable), `'stale'` when it describes another version. */
+  private async readSidecar(key: string, stat: Stats): Promise<Sidecar | undefined | 'stale'> {
+    let sidecar: Sidecar;
+    try {
+      sidecar = JSON.parse(await fs.readFile(this.metaPath(key), 'utf8')) as Sidecar;
+    } catch {
+      return undefined;
+    }
+    return sidecar.ino === undefined || sidecar.ino === stat.ino ? sidecar : 'stale';
+  }
+
+  /** Runs commits of one key one after another, so its sidecar and object always come from the same put. */
+  private async serialized<T>(key: string, commit: () => Promise<T>): Promise<T> {
+    const previous = this.commits.get(key) ?? Promise.resolve();
+    const run = previous.then(commit, commit);
+    const tail = run.catch(() => undefined);
+    this.commits.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.commits.get(key) === tail) this.commits.delete(key);
+    }
+  }
+
+  private async moveIntoPlace(temp: string, target: string, key: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.rename(temp, target);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // A concurrent delete pruned the parent directory between mkdir and rename.
+        if (code === 'ENOENT' && attempt < 5) continue;
+        if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTEMPTY') {
+          throw new AppError('conflict', `Cannot store "${key}": the local blob store cannot hold a key and another key inside it (like "a/b" and "a/b/c").`, { cause: error });
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Removes directories left empty by a delete, so the same path can later be a file again. */
+  private async pruneEmptyParents(file: string, root: string): Promise<void> {
+    for (let dir = path.dirname(file); dir.length > root.length && dir.startsWith(root); dir = path.dirname(dir)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private async walk(relativeDir: string, partialName: string, out: string[]): Promise<void> {
     let entries;
     try {
-      entries = await fs.readdir(path.join(this.objects, relativeDir), { withFileTypes: true });
+      entries = await fs.readdir(path.join(this.objects, ...relativeDir.split('/')), { withFileTypes: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      if (isMissing(error)) return;
       throw error;
     }
     for (const entry of entries) {
+      if (!entry.name.startsWith(partialName)) continue;
       const key = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await this.walk(key, out);
+      // Symbolic links are never followed: the tree under objects/ is all the store exposes.
+      if (entry.isDirectory()) await this.walk(key, '', out);
       else if (entry.isFile()) out.push(key);
-    }
-  }
-
-  private async readSidecar(key: string): Promise<Sidecar | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(this.metaPath(key), 'utf8')) as Sidecar;
-    } catch {
-      return undefined;
     }
   }
 
@@ -160,6 +283,25 @@ export class LocalBlobStore implements BlobStore {
   }
 
   private metaPath(key: string): string {
-    return `${path.join(this.meta, ...key.split('/'))}.json`;
+    return path.join(this.meta, ...key.split('/'));
   }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+async function removeFile(file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (error) {
+    // A directory at that path is another key's parent, not this key.
+    if (isMissing(error) || (error as NodeJS.ErrnoException).code === 'EISDIR' || (error as NodeJS.ErrnoException).code === 'EPERM') return;
+    throw error;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
