@@ -9,44 +9,47 @@ export interface RateLimitOutcome {
 }
 
 interface WindowEntry {
-  readonly key: string;
   readonly windowStart: Date;
   readonly windowEnd: number;
-  /** Last total read from PostgreSQL (all nodes' hits). */
-  synced: number;
-  /** Hits this node has allowed but not yet written. */
-  pending: number;
+  /** Hits this node reserved in PostgreSQL and has not handed out yet. */
+  leased: number;
+  /** Total reserved by all nodes, as last read from PostgreSQL. */
+  reserved: number;
+  /** The window's quota is used up (counts only grow): answer 429 without asking again. */
+  exhausted: boolean;
 }
 
 /**
  * Fixed-window request counters kept in PostgreSQL (an UNLOGGED table) so every node shares
- * them. Writing one row per request would put a database round trip on every API call, so a
- * node batches hits it allowed far from the limit and flushes them every `flushIntervalMs`;
- * the first hit of a window and every hit within `margin` of the limit go to the database
- * synchronously, which makes the limit exact for one node and tight across several.
+ * them. A node never allows a hit it has not reserved in the database: it reserves a *lease*
+ * of several hits in one upsert and hands them out locally. Leases shrink as the window fills
+ * (an eighth of what is left, at least one), so the total allowed across all nodes can never
+ * pass the limit, and a busy user costs a database round trip every few requests rather than
+ * on every one. A lease a node does not use before the window ends is lost, which can only
+ * make the limit stricter, never looser. See docs/decisions/0004-rate-limit-counters.md.
  * (Kept out of a repository file on purpose: this class is the counter's only user.)
  */
 export class RateLimiter {
   private readonly entries = new Map<string, WindowEntry>();
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly flushIntervalMs = 250,
+    private readonly sweepIntervalMs = 60_000,
   ) {}
 
+  /** Starts the periodic sweep of finished windows from memory. */
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer ??= setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.flush();
+    this.entries.clear();
   }
 
   async hit(key: string, limit: number, windowSeconds: number): Promise<RateLimitOutcome> {
@@ -57,79 +60,54 @@ export class RateLimiter {
     const resetInSeconds = Math.max(1, Math.ceil((windowEnd - now) / 1000));
     const entryKey = `${key}@${windowStartMs}`;
     let entry = this.entries.get(entryKey);
-
-    // Counts only grow within a window: once over, stay over without asking the database.
-    if (entry && entry.synced > limit) return { allowed: false, remaining: 0, resetInSeconds };
-
-    const margin = Math.max(2, Math.ceil(limit * 0.1));
-    if (entry && entry.synced + entry.pending + 1 <= limit - margin) {
-      entry.pending += 1;
-      return { allowed: true, remaining: limit - entry.synced - entry.pending, resetInSeconds };
-    }
-
     if (!entry) {
-      entry = { key, windowStart: new Date(windowStartMs), windowEnd, synced: 0, pending: 0 };
+      entry = { windowStart: new Date(windowStartMs), windowEnd, leased: 0, reserved: 0, exhausted: false };
       this.entries.set(entryKey, entry);
     }
-    const add = entry.pending + 1;
-    entry.pending = 0;
-    let count: number;
-    try {
-      count = await this.increment(key, entry.windowStart, add);
-    } catch (error) {
-      entry.pending += add - 1;
-      throw error;
-    }
-    entry.synced = Math.max(entry.synced, count);
-    const allowed = count <= limit;
-    return { allowed, remaining: Math.max(0, limit - count), resetInSeconds };
-  }
 
-  /** Writes batched hits; safe to call concurrently (calls share one flush). */
-  async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    this.flushing = this.doFlush().finally(() => {
-      this.flushing = undefined;
-    });
-    return this.flushing;
-  }
-
-  private async doFlush(): Promise<void> {
-    const now = this.clock.now().getTime();
-    const batch = [...this.entries.values()].filter((e) => e.pending > 0);
-    if (batch.length > 0) {
-      const adds = batch.map((e) => e.pending);
-      for (const e of batch) e.pending = 0;
-      try {
-        const result = await this.db.raw<{ rows: Array<{ key: string; window_start: Date; count: number }> }>(
-          `insert into rate_limit_counters (key, window_start, count)
-           select * from unnest(?::text[], ?::timestamptz[], ?::int[])
-           on conflict (key, window_start) do update set count = rate_limit_counters.count + excluded.count
-           returning key, window_start, count`,
-          [batch.map((e) => e.key), batch.map((e) => e.windowStart), adds],
-        );
-        for (const row of result.rows) {
-          const entry = this.entries.get(`${row.key}@${row.window_start.getTime()}`);
-          if (entry) entry.synced = Math.max(entry.synced, row.count);
-        }
-      } catch (error) {
-        batch.forEach((e, i) => { e.pending += adds[i] ?? 0; });
-        this.log.warn({ err: error }, 'rate-limit counters could not be flushed; will retry');
+    if (entry.leased === 0 && !entry.exhausted) {
+      const want = Math.max(1, Math.floor((limit - entry.reserved) / 8));
+      const reservedAfter = await this.reserve(key, entry.windowStart, want, limit);
+      if (reservedAfter === undefined) {
+        entry.exhausted = true;
+      } else {
+        // Another node may have taken part of what we asked for: keep only what fits.
+        const granted = Math.min(want, Math.max(0, limit - (reservedAfter - want)));
+        entry.leased += granted;
+        entry.reserved = Math.max(entry.reserved, reservedAfter);
+        if (reservedAfter >= limit) entry.exhausted = true;
       }
     }
-    for (const [k, e] of this.entries) {
-      if (e.windowEnd < now && e.pending === 0) this.entries.delete(k);
+
+    if (entry.leased > 0) {
+      entry.leased -= 1;
+      // What is left for the user anywhere: the unreserved quota plus this node's unused lease.
+      return { allowed: true, remaining: Math.max(0, limit - entry.reserved) + entry.leased, resetInSeconds };
     }
+    return { allowed: false, remaining: 0, resetInSeconds };
   }
 
-  private async increment(key: string, windowStart: Date, add: number): Promise<number> {
+  /**
+   * Adds `want` to the window's reserved count unless it already reached the limit; returns
+   * the new total, or undefined when the quota was used up before this call.
+   */
+  private async reserve(key: string, windowStart: Date, want: number, limit: number): Promise<number | undefined> {
     const result = await this.db.raw<{ rows: Array<{ count: number }> }>(
       `insert into rate_limit_counters (key, window_start, count) values (?, ?, ?)
        on conflict (key, window_start) do update set count = rate_limit_counters.count + excluded.count
+       where rate_limit_counters.count < ?
        returning count`,
-      [key, windowStart, add],
+      [key, windowStart, want, limit],
     );
-    return result.rows[0]?.count ?? add;
+    return result.rows[0]?.count;
+  }
+
+  private sweep(): void {
+    const now = this.clock.now().getTime();
+    for (const [k, e] of this.entries) {
+      if (e.windowEnd < now) this.entries.delete(k);
+    }
+    if (this.entries.size > 100_000) this.log.warn({ entries: this.entries.size }, 'rate limiter holds many live windows');
   }
 }
 
