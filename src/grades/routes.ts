@@ -3,6 +3,7 @@ import { defineEndpoint, type AnyEndpoint } from '../http/endpoint.js';
 import { DateTime, NullableDateTime, Uuid, iso } from '../http/schemas.js';
 import { paginationQuery, pageSchema } from '../db/pagination.js';
 import { AppError, notFound } from '../errors/index.js';
+import type { Queryable } from '../db/index.js';
 import { courseAccess } from '../courses/service.js';
 import { findCourseItem } from '../courses/repository.js';
 import * as repo from './repository.js';
@@ -81,6 +82,13 @@ function toDates(body: { start_at?: string | null | undefined; end_at?: string |
   return out;
 }
 
+/** A line item may point only at an item of its own course (never another course's or tenant's). */
+async function assertItemOfCourse(db: Queryable, courseId: string, courseItemId: string): Promise<void> {
+  if (!(await findCourseItem(db, courseId, courseItemId))) {
+    throw new AppError('validation_failed', 'No such item in this course.', { errors: [{ pointer: '/body/course_item_id', message: 'is not an item of this course' }] });
+  }
+}
+
 export const gradeEndpoints: AnyEndpoint[] = [
   defineEndpoint({
     method: 'get', path: '/courses/:courseId/line-items', operationId: 'listLineItems', tags,
@@ -105,9 +113,7 @@ export const gradeEndpoints: AnyEndpoint[] = [
     responses: { 201: { description: 'Created', schema: LineItem } },
     async handler({ deps, db, principal, params, body, audit }) {
       await courseAccess(db, principal, params.courseId, 'manage');
-      if (body.course_item_id && !(await findCourseItem(db, params.courseId, body.course_item_id))) {
-        throw new AppError('validation_failed', 'No such item in this course.', { errors: [{ pointer: '/body/course_item_id', message: 'is not an item of this course' }] });
-      }
+      if (body.course_item_id) await assertItemOfCourse(db, params.courseId, body.course_item_id);
       const row = await repo.insertLineItem(db, {
         tenant_id: principal.tenantId, course_id: params.courseId, course_item_id: body.course_item_id ?? null, label: body.label,
         score_maximum: body.score_maximum, resource_id: body.resource_id ?? null, tag: body.tag ?? null,
@@ -141,6 +147,7 @@ export const gradeEndpoints: AnyEndpoint[] = [
     responses: { 200: { description: 'Updated', schema: LineItem } },
     async handler({ deps, db, principal, params, body, audit }) {
       await courseAccess(db, principal, params.courseId, 'manage');
+      if (body.course_item_id) await assertItemOfCourse(db, params.courseId, body.course_item_id);
       const { start_at: _s, end_at: _e, score_maximum, ...rest } = body;
       const row = await repo.updateLineItem(db, params.courseId, params.lineItemId, {
         ...rest, ...toDates(body), ...(score_maximum !== undefined ? { score_maximum: String(score_maximum) } : {}),
