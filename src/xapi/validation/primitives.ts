@@ -31,23 +31,26 @@ export function isIsoDuration(value: unknown): value is string {
     && /^P(?:\d+(?:\.\d+)?W|(?=\d|T\d)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?D)?(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?)$/.test(value);
 }
 
-const isoTimestamp = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2}|[+-]\d{4}|[+-]\d{2})$/i;
+const isoTimestamp = /^(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2}|[+-]\d{4}|[+-]\d{2})$/i;
 
 /**
  * Parses an xAPI timestamp. Both versions need a time zone. 1.0.3 rejects the offset `-00:00`
- * (Part 2 §4.5); 2.0 narrows to RFC 3339 (colon in the offset). Returns the instant, or
- * undefined when invalid.
+ * (Part 2 §4.5); 2.0 narrows to RFC 3339 (colon in the offset, `T` or a space between date
+ * and time). Returns the instant, or undefined when invalid.
  */
 export function parseTimestamp(value: unknown, version: '1.0.3' | '2.0.0'): Date | undefined {
   if (typeof value !== 'string') return undefined;
   const m = isoTimestamp.exec(value);
   if (!m) return undefined;
-  const offset = m[8]!;
+  const offset = m[9]!;
   if (offset === '-00:00' || offset === '-0000' || offset === '-00') return undefined;
   if (version === '2.0.0' && !/^(Z|[+-]\d{2}:\d{2})$/i.test(offset)) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  // RFC 3339 (xAPI 2.0) allows a space between date and time; ISO 8601 (1.0.3) needs the T.
+  if (m[4] !== 'T' && m[4] !== 't' && version !== '2.0.0') return undefined;
+  const [mo, d, h, mi, s] = [m[2], m[3], m[5], m[6], m[7]].map(Number) as number[];
   if (mo! < 1 || mo! > 12 || d! < 1 || d! > 31 || h! > 23 || mi! > 59 || s! > 60) return undefined;
-  const date = new Date(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2').replace(/([+-]\d{2})$/, '$1:00'));
+  const normalized = `${m[1]}-${m[2]}-${m[3]}T${m[5]}:${m[6]}:${m[7]}${m[8] ?? ''}${offset.toUpperCase()}`;
+  const date = new Date(normalized.replace(/([+-]\d{2})(\d{2})$/, '$1:$2').replace(/([+-]\d{2})$/, '$1:00'));
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 

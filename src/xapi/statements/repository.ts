@@ -1,0 +1,313 @@
+import type { Queryable } from '../../db/index.js';
+
+/**
+ * SQL of the statements resource. Timestamps that order statements (`stored`) travel as
+ * text with microseconds ("…T12:00:00.123456Z"): JavaScript dates would drop the
+ * microseconds the order and the consistency bound rely on.
+ */
+
+const isoMicros = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+const isoMillis = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+
+/** One statement ready to insert. */
+export interface StatementInsert {
+  readonly id: string;
+  readonly verbId: string;
+  readonly actorKey: string | null;
+  readonly objectKind: string;
+  readonly objectId: string | null;
+  readonly registration: string | null;
+  readonly voids: string | null;
+  readonly version: string;
+  /** ISO instant when the statement carries a timestamp; null → the LRS uses `stored`. */
+  readonly timestamp: string | null;
+  /** A statement of the same batch voids this one. */
+  readonly voidedInBatch: boolean;
+  /** The statement JSON without `stored` (and without `timestamp` when the client sent none). */
+  readonly body: Record<string, unknown>;
+  readonly agents: ReadonlyArray<readonly [string, boolean]>;
+  readonly activities: ReadonlyArray<readonly [string, boolean]>;
+}
+
+export interface BatchInsert {
+  readonly storeId: string;
+  readonly credentialId: string;
+  readonly statements: readonly StatementInsert[];
+  readonly attachments: ReadonlyArray<{ sha2: string; contentType: string; length: number }>;
+  readonly definitions: ReadonlyArray<{ id: string; definition: Record<string, unknown> }>;
+  /** Whether the writer may update canonical Activity definitions (`define` scope). */
+  readonly trusted: boolean;
+  readonly identities: ReadonlyArray<{ key: string; name: string; ifi: Record<string, unknown> }>;
+  /** Fail with SQLSTATE XA409 (storing nothing) when an id already exists. */
+  readonly abortOnConflict: boolean;
+}
+
+export interface BatchResult {
+  readonly inserted: Set<string>;
+  /** `stored` of the batch, milliseconds, as written into the statements. */
+  readonly stored: string;
+}
+
+export const conflictSqlState = 'XA409';
+
+/**
+ * Writes a whole batch in ONE SQL statement: statements, relation rows, attachment records,
+ * activity definitions and identities are data-modifying CTEs over JSON record sets, so a
+ * batch of any size is one round trip and atomic on its own. `stored` is read from the
+ * clock after the transaction has an xid, which is what makes the consistency bound of
+ * `consistentThrough` truthful.
+ */
+export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<BatchResult> {
+  const statements = batch.statements.map((s, n) => ({
+    n, id: s.id, v: s.verbId, a: s.actorKey, k: s.objectKind, o: s.objectId, r: s.registration, x: s.voids,
+    ver: s.version, ts: s.timestamp, vb: s.voidedInBatch, b: s.body,
+  }));
+  const agents: Array<{ i: string; k: string; d: boolean }> = [];
+  const activities: Array<{ i: string; k: string; d: boolean }> = [];
+  for (const s of batch.statements) {
+    for (const [k, d] of s.agents) agents.push({ i: s.id, k, d });
+    for (const [k, d] of s.activities) activities.push({ i: s.id, k, d });
+  }
+  const hasVoiding = batch.statements.some((s) => s.voids !== null);
+  const definitionConflict = batch.trusted
+    ? `do update set definition = xapi_merge_definition(xapi_activities.definition, excluded.definition), trusted = true, updated_at = now()
+       where not xapi_activities.trusted or xapi_activities.definition is distinct from xapi_merge_definition(xapi_activities.definition, excluded.definition)`
+    : 'do nothing';
+  const sql = `
+    with tx as materialized (select pg_current_xact_id() as xid),
+    clock as materialized (select clock_timestamp() as stored from tx),
+    input as materialized (
+      select * from json_to_recordset(?::json) as x(n int, id uuid, v text, a text, k text, o text, r uuid, x uuid, ver text, ts timestamptz, vb boolean, b jsonb)
+    ),
+    ins as (
+      insert into xapi_statements (store_id, id, stored, "timestamp", verb_id, actor_key, object_kind, object_id, registration, voided, voids, credential_id, version, statement)
+      select :store, i.id, c.stored, coalesce(i.ts, c.stored), i.v, i.a, i.k, i.o, i.r,
+        i.x is null and (i.vb or exists (select 1 from xapi_statements p where p.store_id = :store and p.voids = i.id)),
+        i.x, :credential, i.ver,
+        i.b || jsonb_build_object('stored', to_char(c.stored at time zone 'UTC', ${isoMillis}))
+            || case when i.ts is null then jsonb_build_object('timestamp', to_char(c.stored at time zone 'UTC', ${isoMillis})) else '{}'::jsonb end
+      from input i cross join clock c
+      order by i.n
+      on conflict (store_id, id) do nothing
+      returning id, seq, stored
+    ),
+    agent_rows as (
+      insert into xapi_statement_agents (store_id, agent_key, stored, seq, direct)
+      select :store, r.k, ins.stored, ins.seq, r.d from json_to_recordset(?::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
+    ),
+    activity_rows as (
+      insert into xapi_statement_activities (store_id, activity_id, stored, seq, direct)
+      select :store, r.k, ins.stored, ins.seq, r.d from json_to_recordset(?::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
+    ),
+    attachment_rows as (
+      insert into xapi_attachments (store_id, sha2, content_type, length)
+      select :store, a.sha2, a.content_type, a.length from json_to_recordset(?::json) as a(sha2 text, content_type text, length bigint)
+      on conflict (store_id, sha2) do nothing
+    ),
+    definition_rows as (
+      insert into xapi_activities (store_id, activity_id, definition, trusted)
+      select :store, d.id, d.definition, :trusted from json_to_recordset(?::json) as d(id text, definition jsonb)
+      where exists (select 1 from ins)
+      order by d.id
+      on conflict (store_id, activity_id) ${definitionConflict}
+    ),
+    identity_rows as (
+      insert into xapi_agents (store_id, agent_key, name, ifi)
+      select :store, g.k, g.n, g.f from json_to_recordset(?::json) as g(k text, n text, f jsonb)
+      where exists (select 1 from ins)
+      on conflict do nothing
+    )
+    ${hasVoiding ? `, voiding as (
+      update xapi_statements t set voided = true
+      from input i join ins on ins.id = i.id
+      where i.x is not null and t.store_id = :store and t.id = i.x and t.voids is null and not t.voided
+    )` : ''}
+    select xapi_abort_on_conflict(case when :abort then (select count(*) from input) - (select count(*) from ins) else 0 end) as ok,
+      (select coalesce(json_agg(ins.id), '[]'::json) from ins) as inserted,
+      (select to_char(stored at time zone 'UTC', ${isoMillis}) from clock) as stored`;
+  const bindings = {
+    store: batch.storeId,
+    credential: batch.credentialId,
+    trusted: batch.trusted,
+    abort: batch.abortOnConflict,
+  };
+  // knex cannot mix positional and named bindings; number the JSON parameters by position
+  // inside a named-binding query.
+  const positional = [
+    JSON.stringify(statements),
+    JSON.stringify(agents),
+    JSON.stringify(activities),
+    JSON.stringify(batch.attachments.map((a) => ({ sha2: a.sha2, content_type: a.contentType, length: a.length }))),
+    JSON.stringify(batch.definitions),
+    JSON.stringify(batch.identities.map((g) => ({ k: g.key, n: g.name, f: g.ifi }))),
+  ];
+  let index = 0;
+  const named = sql.replace(/\?::json/g, () => `:p${index++}::json`);
+  const params: Record<string, unknown> = { ...bindings };
+  positional.forEach((value, i) => { params[`p${i}`] = value; });
+  const result = await db.raw(named, params);
+  const row = (result as { rows: Array<{ inserted: string[]; stored: string }> }).rows[0]!;
+  return { inserted: new Set(row.inserted), stored: row.stored };
+}
+
+export interface StoredStatementRow {
+  id: string;
+  statement: string;
+  voided: boolean;
+  voids: string | null;
+  stored: string;
+}
+
+/** Statements by id in a store (any voided state), JSON as text. */
+export async function findStatements(db: Queryable, storeId: string, ids: readonly string[]): Promise<StoredStatementRow[]> {
+  if (ids.length === 0) return [];
+  const result = await db.raw(
+    `select id::text, statement::text as statement, voided, voids::text, to_char(stored at time zone 'UTC', ${isoMillis}) as stored
+     from xapi_statements where store_id = ? and id = any(?::uuid[])`,
+    [storeId, [...ids]],
+  );
+  return (result as { rows: StoredStatementRow[] }).rows;
+}
+
+/** One statement for GET ?statementId / ?voidedStatementId. */
+export async function findStatement(db: Queryable, storeId: string, id: string, credentialId: string | undefined): Promise<StoredStatementRow | undefined> {
+  const result = await db.raw(
+    `select id::text, statement::text as statement, voided, voids::text, to_char(stored at time zone 'UTC', ${isoMillis}) as stored
+     from xapi_statements where store_id = ? and id = ?${credentialId ? ' and credential_id = ?' : ''}`,
+    credentialId ? [storeId, id, credentialId] : [storeId, id],
+  );
+  return (result as { rows: StoredStatementRow[] }).rows[0];
+}
+
+/**
+ * The instant before which every statement is visible to a query that starts now:
+ * the earlier of now and the start of the oldest transaction that has written something
+ * (has an xid) and not finished. Statement writers read `stored` from the clock only after
+ * taking their xid, so a writer not yet listed here will store a later instant.
+ */
+export async function consistentThrough(db: Queryable): Promise<string> {
+  const result = await db.raw(
+    `select to_char(least(clock_timestamp(), min(xact_start)) at time zone 'UTC', ${isoMicros}) as at
+     from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()`,
+  );
+  return (result as { rows: Array<{ at: string }> }).rows[0]!.at;
+}
+
+export interface StatementQuery {
+  readonly storeId: string;
+  readonly agentKey?: string | undefined;
+  readonly relatedAgents: boolean;
+  readonly verbId?: string | undefined;
+  readonly activityId?: string | undefined;
+  readonly relatedActivities: boolean;
+  readonly registration?: string | undefined;
+  /** statements/read/mine: only what this credential wrote. */
+  readonly credentialId?: string | undefined;
+  /** stored >= this (inclusive lower bound, microseconds). */
+  readonly storedFrom?: string | undefined;
+  /** stored < this (exclusive upper bound, microseconds). */
+  readonly storedBefore: string;
+  readonly ascending: boolean;
+  /** Keyset position: rows strictly after this (stored, seq) in the query's order. */
+  readonly after?: { readonly stored: string; readonly seq: string } | undefined;
+  readonly limit: number;
+}
+
+export interface QueriedRow {
+  statement: string;
+  stored: string;
+  seq: string;
+  stored_ms: string;
+}
+
+/**
+ * A page of statements. One table drives the scan in (stored, seq) order — the agent or
+ * activity relation table, or an index of xapi_statements — and every other filter is an
+ * index probe on the candidate row, so a page costs `limit` rows of index scan however large
+ * the store (plans in docs/xapi-query-plans.md).
+ */
+export function buildStatementQuery(q: StatementQuery): { sql: string; bindings: unknown[] } {
+  const where: string[] = [];
+  const bindings: unknown[] = [];
+  let from: string;
+  let key: string;
+  if (q.agentKey !== undefined) {
+    from = 'xapi_statement_agents d join xapi_statements s on s.seq = d.seq';
+    key = 'd';
+    where.push('d.store_id = ?', 'd.agent_key = ?');
+    bindings.push(q.storeId, q.agentKey);
+    if (!q.relatedAgents) where.push('d.direct');
+  } else if (q.activityId !== undefined && !(q.verbId !== undefined && !q.relatedActivities)) {
+    from = 'xapi_statement_activities d join xapi_statements s on s.seq = d.seq';
+    key = 'd';
+    where.push('d.store_id = ?', 'd.activity_id = ?');
+    bindings.push(q.storeId, q.activityId);
+    if (!q.relatedActivities) where.push('d.direct');
+  } else {
+    from = 'xapi_statements s';
+    key = 's';
+  }
+  where.push('s.store_id = ?', 'not s.voided');
+  bindings.push(q.storeId);
+  if (q.verbId !== undefined) {
+    where.push('s.verb_id = ?');
+    bindings.push(q.verbId);
+  }
+  if (q.activityId !== undefined && key === 's') {
+    where.push("s.object_id = ?", "s.object_kind = 'Activity'");
+    bindings.push(q.activityId);
+  } else if (q.activityId !== undefined && q.agentKey !== undefined) {
+    if (q.relatedActivities) {
+      where.push('exists (select 1 from xapi_statement_activities x where x.store_id = s.store_id and x.activity_id = ? and x.stored = s.stored and x.seq = s.seq)');
+    } else {
+      where.push("s.object_kind = 'Activity' and s.object_id = ?");
+    }
+    bindings.push(q.activityId);
+  }
+  if (q.registration !== undefined) {
+    where.push('s.registration = ?');
+    bindings.push(q.registration);
+  }
+  if (q.credentialId !== undefined) {
+    where.push('s.credential_id = ?');
+    bindings.push(q.credentialId);
+  }
+  if (q.storedFrom !== undefined) {
+    where.push(`${key}.stored >= ?::timestamptz`);
+    bindings.push(q.storedFrom);
+  }
+  where.push(`${key}.stored < ?::timestamptz`);
+  bindings.push(q.storedBefore);
+  if (q.after) {
+    where.push(`(${key}.stored, ${key}.seq) ${q.ascending ? '>' : '<'} (?::timestamptz, ?::bigint)`);
+    bindings.push(q.after.stored, q.after.seq);
+  }
+  const direction = q.ascending ? 'asc' : 'desc';
+  const sql = `select s.statement::text as statement, to_char(${key}.stored at time zone 'UTC', ${isoMicros}) as stored, ${key}.seq::text as seq,
+      to_char(${key}.stored at time zone 'UTC', ${isoMillis}) as stored_ms
+    from ${from}
+    where ${where.join(' and ')}
+    order by ${key}.stored ${direction}, ${key}.seq ${direction}
+    limit ${Math.max(1, Math.floor(q.limit)) + 1}`;
+  return { sql, bindings };
+}
+
+export async function queryStatements(db: Queryable, q: StatementQuery): Promise<QueriedRow[]> {
+  const { sql, bindings } = buildStatementQuery(q);
+  const result = await db.raw(sql, bindings as never[]);
+  return (result as { rows: QueriedRow[] }).rows;
+}
+
+/** Stored attachment records of a store by hash. */
+export async function findAttachments(db: Queryable, storeId: string, hashes: readonly string[]): Promise<Array<{ sha2: string; content_type: string; length: string }>> {
+  if (hashes.length === 0) return [];
+  const result = await db.raw('select sha2, content_type, length::text from xapi_attachments where store_id = ? and sha2 = any(?::text[])', [storeId, [...hashes]]);
+  return (result as { rows: Array<{ sha2: string; content_type: string; length: string }> }).rows;
+}
+
+/** Canonical definitions of activities (format=canonical). */
+export async function findActivityDefinitions(db: Queryable, storeId: string, ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+  if (ids.length === 0) return new Map();
+  const result = await db.raw('select activity_id, definition from xapi_activities where store_id = ? and activity_id = any(?::text[]) and definition is not null', [storeId, [...ids]]);
+  return new Map((result as { rows: Array<{ activity_id: string; definition: Record<string, unknown> }> }).rows.map((r) => [r.activity_id, r.definition]));
+}
