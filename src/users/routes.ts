@@ -2,8 +2,6 @@ import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../http/endpoint.js';
 import { Uuid } from '../http/schemas.js';
 import { paginationQuery, pageSchema } from '../db/pagination.js';
-import { disableMfa } from '../auth/service.js';
-import { deleteUserSessions } from '../auth/repository.js';
 import { CreateUserBody, Role, UpdateUserBody, User, UserStatus, userView } from './schemas.js';
 import * as repo from './repository.js';
 import * as service from './service.js';
@@ -107,9 +105,8 @@ export const userEndpoints: AnyEndpoint[] = [
     params: UserParams,
     responses: { 204: { description: 'Reset' } },
     async handler({ db, principal, params, audit }) {
-      await disableMfa(db, principal.tenantId, params.userId);
-      await deleteUserSessions(db, params.userId);
-      audit({ action: 'user.mfa_reset', targetType: 'user', targetId: params.userId });
+      const user = await service.resetMfa(db, principal, params.userId);
+      audit({ action: 'user.mfa_reset', targetType: 'user', targetId: user.id, details: { email: user.email } });
       return undefined;
     },
   }),

@@ -4,6 +4,7 @@ import { AppError, notFound } from '../errors/index.js';
 import { isTenantAdmin, type Principal } from '../auth/principal.js';
 import { assertPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import { deleteUserSessions } from '../auth/repository.js';
+import { disableMfa } from '../auth/service.js';
 import type { Clock } from '../deps.js';
 import * as repo from './repository.js';
 import type { CreateUserBody, UpdateUserBody } from './schemas.js';
@@ -25,12 +26,33 @@ export async function createUser(db: Queryable, clock: Clock, principal: Princip
 }
 
 /**
+ * A system administrator's account is above any one tenant: a tenant admin who could set its
+ * password, email or MFA would become a system administrator. Only operators manage operators.
+ */
+function assertMayManage(principal: Principal, user: repo.UserRow): void {
+  if (user.is_system_admin && !principal.isSystemAdmin) {
+    throw new AppError('forbidden', 'Only system administrators may change a system administrator\'s account.');
+  }
+}
+
+/** Lost authenticator: removes the enrollment and ends the user's sessions. */
+export async function resetMfa(db: Queryable, principal: Principal, userId: string): Promise<repo.UserRow> {
+  const user = await repo.findUser(db, principal.tenantId, userId);
+  if (!user) throw notFound('User');
+  assertMayManage(principal, user);
+  await disableMfa(db, user.tenant_id, user.id);
+  await deleteUserSessions(db, user.id);
+  return user;
+}
+
+/**
  * Admin edits of another user. Guards keep a tenant administrable: an admin cannot demote,
  * suspend or delete the last active admin, and cannot demote or suspend themselves.
  */
 export async function updateUser(db: Queryable, clock: Clock, principal: Principal, userId: string, input: Static<typeof UpdateUserBody>): Promise<{ user: repo.UserRow; changed: string[] }> {
   const user = await repo.findUser(db, principal.tenantId, userId);
   if (!user) throw notFound('User');
+  assertMayManage(principal, user);
   if (input.is_system_admin !== undefined && !principal.isSystemAdmin) throw new AppError('forbidden', 'Only system administrators may change is_system_admin.');
   const self = user.id === principal.userId;
   if (self && ((input.role && input.role !== user.role) || input.status === 'suspended' || input.is_system_admin === false)) {
@@ -66,6 +88,7 @@ export async function updateUser(db: Queryable, clock: Clock, principal: Princip
 export async function deleteUser(db: Queryable, principal: Principal, userId: string): Promise<repo.UserRow> {
   const user = await repo.findUser(db, principal.tenantId, userId);
   if (!user) throw notFound('User');
+  assertMayManage(principal, user);
   if (user.id === principal.userId) throw new AppError('conflict', 'You cannot delete yourself.');
   if (user.role === 'admin' && user.status === 'active' && (await repo.countActiveAdmins(db, principal.tenantId)) <= 1) {
     throw new AppError('conflict', 'This is the last active admin of the tenant.');
