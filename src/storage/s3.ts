@@ -44,9 +44,9 @@ export class S3BlobStore implements BlobStore {
       ...(config.accessKeyId && config.secretAccessKey
         ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
         : {}),
-      // SDK ≥ 3.729 adds CRC32 checksums (and aws-chunked trailers for streams) to every upload by
-      // default; Ceph RGW before Squid and older MinIO reject or mis-store those. Checksums only
-      // where the API requires them keeps every S3-compatible server working; AWS is fine either way.
+      // SDK ≥ 3.729 adds CRC32 checksums to uploads by default, sending streams as aws-chunked
+      // with a trailer; Ceph RGW 16 (seen here) answers MissingContentLength to that, as do
+      // older MinIO releases. Checksums only where the API requires them work everywhere, AWS included.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       // Without timeouts an unreachable endpoint hangs requests (and /readyz) indefinitely.
@@ -280,9 +280,9 @@ export class S3BlobStore implements BlobStore {
 }
 
 /**
- * DeleteObjects is the one call S3 requires an integrity header on. AWS accepts the SDK's CRC32
- * header or the historical Content-MD5; MinIO and Ceph releases before 2024 require Content-MD5
- * (`MissingContentMD5` / `InvalidDigest`). Sending Content-MD5 alone works everywhere.
+ * DeleteObjects is the one call S3 requires an integrity header on. The SDK sends CRC32, which
+ * MinIO releases before 2025 refuse with `MissingContentMD5` (minio/minio#20845); Content-MD5 is
+ * accepted by every implementation, AWS included, so it replaces the SDK's header here.
  */
 type DeleteObjectsMiddleware = Parameters<DeleteObjectsCommand['middlewareStack']['addRelativeTo']>[0];
 type BuildArgs = { request: unknown };
