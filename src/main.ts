@@ -1,16 +1,16 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig } from './config/index.js';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { buildApp } from './app.js';
-import { ensureFirstAdmin } from './bootstrap.js';
+import { ensureFirstAdmin, type FirstAdmin } from './bootstrap.js';
 import { seedLrsCredential } from './xapi/auth/service.js';
+import { gracefulShutdown, listen } from './ops/server.js';
 
 /**
  * The composition root: configuration → dependencies → HTTP server → graceful shutdown.
+ * Exit status: 0 after a clean stop, 78 for an invalid configuration, 1 for anything else.
  */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
@@ -21,24 +21,58 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config);
+
+  // Signals are handled from the first moment: a SIGTERM while migrations run (an orchestrator
+  // giving up on a slow start) must still stop the embedded PostgreSQL and the pool cleanly.
+  let shutdown: ((reason: string) => Promise<void>) | undefined;
+  let stopRequested: string | undefined;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(1); // the embedded PostgreSQL still gets its fast-shutdown request on exit
+    }
+    if (!shutdown) {
+      stopRequested = signal;
+      log.info({ signal }, 'signal during start; stopping as soon as the start has finished');
+      return;
+    }
+    // Backstop: a job or a database that never answers must not keep the process alive.
+    setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 30_000).unref();
+    shutdown(signal).then(() => process.exit(0), (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const runtime = await startRuntime(config, log, { jobs: true });
-  const { deps } = runtime;
-  const firstAdmin = await ensureFirstAdmin(deps.db, config, deps.clock, log);
-  await seedLrsCredential(deps.db, deps.secrets, config, deps.clock, log);
+  let server;
+  let firstAdmin: FirstAdmin | undefined;
+  try {
+    const { deps } = runtime;
+    firstAdmin = await ensureFirstAdmin(deps.db, config, deps.clock, log);
+    await seedLrsCredential(deps.db, deps.secrets, config, deps.clock, log);
+    const { app } = buildApp(deps);
+    server = await listen(app, { host: config.host, port: config.port });
+  } catch (error) {
+    await runtime.stop().catch(() => undefined);
+    throw error;
+  }
+  shutdown = gracefulShutdown({ servers: [server], stopRuntime: () => runtime.stop(), graceMs: config.shutdownTimeoutMs, log });
+  log.info({ host: server.address.address, port: server.address.port, publicUrl: config.publicUrl }, 'Cairn is listening');
+  console.log(banner(config, firstAdmin));
+  if (stopRequested) onSignal(stopRequested as NodeJS.Signals);
+}
 
-  const { app } = buildApp(deps);
-  const server = http.createServer(app);
-  // Slightly above typical load-balancer idle timeouts so the proxy closes first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  log.info({ host: address.address, port: address.port, publicUrl: config.publicUrl }, 'Cairn is listening');
-
-  const banner = [
+/** What a person starting Cairn in a terminal needs: where to go and how to log in. */
+function banner(config: Config, firstAdmin: FirstAdmin | undefined): string {
+  const lines = [
     '',
     `  Cairn is running: open ${config.publicUrl}/`,
     `  API description:  ${config.publicUrl}/api/v1/docs`,
@@ -46,31 +80,12 @@ async function main(): Promise<void> {
     `  Files:            ${config.blobStore === 's3' ? `S3 bucket ${config.s3?.bucket}` : config.blobDir}`,
   ];
   if (firstAdmin) {
-    banner.push('', '  First administrator created:', `    email:    ${firstAdmin.email}`);
+    lines.push('', '  First administrator created:', `    email:    ${firstAdmin.email}`);
     if (firstAdmin.generatedPassword) {
-      banner.push(`    password: ${firstAdmin.generatedPassword}`, '    (shown only this once; change it after logging in)');
+      lines.push(`    password: ${firstAdmin.generatedPassword}`, '    (shown only this once; change it after logging in)');
     }
   }
-  console.log(`${banner.join('\n')}\n`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const forced = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
-    forced.unref();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
-    clearTimeout(forced);
-    await runtime.stop();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return `${lines.join('\n')}\n`;
 }
 
 main().catch((error: unknown) => {

@@ -93,12 +93,17 @@ export async function startRuntime(config: Config, log: Logger, options: {
     }
     const xapiAuth = new XapiAuthenticator(db, secrets, clock);
     const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, jobs };
-    const stop = async () => {
-      await jobs?.stop(config.shutdownTimeoutMs).catch((error: unknown) => log.warn({ err: error }, 'job queue did not stop cleanly'));
-      await rateLimiter?.stop().catch(() => undefined);
-      await db?.destroy();
-      blobs.close();
-      await embedded?.stop();
+    // Idempotent: main.ts's shutdown and a test's cleanup may both call it.
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        await jobs?.stop(config.shutdownTimeoutMs).catch((error: unknown) => log.warn({ err: error }, 'job queue did not stop cleanly'));
+        await rateLimiter?.stop().catch(() => undefined);
+        await db?.destroy();
+        blobs.close();
+        await embedded?.stop();
+      })();
+      return stopping;
     };
     return { deps, databaseUrl, stop };
   } catch (error) {

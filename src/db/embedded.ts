@@ -98,6 +98,13 @@ async function startServer(options: { dataDir: string; port: number; log: Logger
   const { port, log, clusterDir, passwordFile, logFile, releaseLock } = options;
   const bin = await binaries();
   const owner = await postgresUser(log);
+  if (owner) {
+    // The postgres user must traverse the data dir to reach its cluster; a directory made by
+    // mktemp or with a strict umask (0700) would stop initdb. Traverse only, not list.
+    const dataDir = path.dirname(clusterDir);
+    const { mode } = await fs.stat(dataDir);
+    if ((mode & 0o001) === 0) await fs.chmod(dataDir, (mode & 0o7777) | 0o001);
+  }
 
   let password: string;
   if (existsSync(path.join(clusterDir, 'PG_VERSION'))) {

@@ -11,8 +11,14 @@ import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/app.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
-/** What `npx tsx` runs, without npm's start-up cost on every child. */
-export const tsxBin = path.join(repoRoot, 'node_modules/.bin/tsx');
+/**
+ * `npx tsx <file>` without its wrapper process: the tsx CLI runs the script in a second Node
+ * process, so a SIGKILL aimed at the pid a test holds would miss Cairn. Loading tsx as an
+ * import hook gives one process, exactly as `node dist/src/main.js` would be.
+ */
+export function spawnTs(file: string, args: readonly string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -41,8 +47,7 @@ export interface Finished {
 
 /** `npx tsx src/cli.ts <args>` to completion. */
 export async function runCli(args: readonly string[], env: Record<string, string>, timeoutMs = 60_000): Promise<Finished> {
-  const child = spawn(tsxBin, ['src/cli.ts', ...args], { cwd: repoRoot, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  return collect(child, timeoutMs);
+  return collect(spawnTs('src/cli.ts', args, env), timeoutMs);
 }
 
 export async function collect(child: ChildProcess, timeoutMs: number): Promise<Finished> {
