@@ -53,9 +53,9 @@ export async function createCourse(db: Queryable, principal: Principal, input: {
   return course;
 }
 
-export function assertDateOrder(start: string | null | undefined, end: string | null | undefined): void {
+export function assertDateOrder(start: string | null | undefined, end: string | null | undefined, startField = 'starts_at', endField = 'ends_at'): void {
   if (start && end && new Date(end) < new Date(start)) {
-    throw new AppError('validation_failed', 'ends_at must not be before starts_at.', { errors: [{ pointer: '/body/ends_at', message: 'must not be before starts_at' }] });
+    throw new AppError('validation_failed', `${endField} must not be before ${startField}.`, { errors: [{ pointer: `/body/${endField}`, message: `must not be before ${startField}` }] });
   }
 }
 

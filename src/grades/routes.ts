@@ -4,7 +4,7 @@ import { DateTime, NullableDateTime, Uuid, iso } from '../http/schemas.js';
 import { paginationQuery, pageSchema } from '../db/pagination.js';
 import { AppError, notFound } from '../errors/index.js';
 import type { Queryable } from '../db/index.js';
-import { courseAccess } from '../courses/service.js';
+import { assertDateOrder, courseAccess } from '../courses/service.js';
 import { findCourseItem } from '../courses/repository.js';
 import * as repo from './repository.js';
 import { recordScore } from './service.js';
@@ -114,6 +114,7 @@ export const gradeEndpoints: AnyEndpoint[] = [
     async handler({ deps, db, principal, params, body, audit }) {
       await courseAccess(db, principal, params.courseId, 'manage');
       if (body.course_item_id) await assertItemOfCourse(db, params.courseId, body.course_item_id);
+      assertDateOrder(body.start_at, body.end_at, 'start_at', 'end_at');
       const row = await repo.insertLineItem(db, {
         tenant_id: principal.tenantId, course_id: params.courseId, course_item_id: body.course_item_id ?? null, label: body.label,
         score_maximum: body.score_maximum, resource_id: body.resource_id ?? null, tag: body.tag ?? null,
@@ -148,6 +149,13 @@ export const gradeEndpoints: AnyEndpoint[] = [
     async handler({ deps, db, principal, params, body, audit }) {
       await courseAccess(db, principal, params.courseId, 'manage');
       if (body.course_item_id) await assertItemOfCourse(db, params.courseId, body.course_item_id);
+      const existing = await repo.findLineItem(db, params.courseId, params.lineItemId);
+      if (!existing) throw notFound('Line item');
+      assertDateOrder(
+        body.start_at === undefined ? existing.start_at?.toISOString() : body.start_at,
+        body.end_at === undefined ? existing.end_at?.toISOString() : body.end_at,
+        'start_at', 'end_at',
+      );
       const { start_at: _s, end_at: _e, score_maximum, ...rest } = body;
       const row = await repo.updateLineItem(db, params.courseId, params.lineItemId, {
         ...rest, ...toDates(body), ...(score_maximum !== undefined ? { score_maximum: String(score_maximum) } : {}),
@@ -223,7 +231,12 @@ export const gradeEndpoints: AnyEndpoint[] = [
         source: 'manual',
         scoredAt: body.scored_at ? new Date(body.scored_at) : deps.clock.now(),
       });
-      if (applied) audit({ action: 'score.set', targetType: 'score', targetId: score.id, details: { line_item_id: lineItem.id, user_id: params.userId, score_given: scoreGiven } });
+      // A stale write changed nothing, but the attempt is worth a trace (a retrying LMS, a clock skew).
+      audit({
+        action: applied ? 'score.set' : 'score.stale_ignored',
+        targetType: 'score', targetId: score.id,
+        details: { line_item_id: lineItem.id, user_id: params.userId, score_given: scoreGiven, ...(applied ? {} : { scored_at: body.scored_at ?? null, stored_scored_at: score.scored_at.toISOString() }) },
+      });
       return { ...scoreView(score), applied };
     },
   }),
