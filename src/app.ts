@@ -14,6 +14,7 @@ import { auditEndpoints } from './audit/routes.js';
 import { opsRouter } from './ops/routes.js';
 import { xapiRouter } from './xapi/index.js';
 import { lrsStoreEndpoints } from './xapi/auth/routes.js';
+import { lrsAdminEndpoints } from './xapi/admin/routes.js';
 import { version } from './version.js';
 
 /** Every endpoint of the REST API under /api/v1, in the order they appear in the OpenAPI document. */
@@ -25,6 +26,7 @@ export const apiEndpoints: readonly AnyEndpoint[] = [
   ...gradeEndpoints,
   ...auditEndpoints,
   ...lrsStoreEndpoints,
+  ...lrsAdminEndpoints,
 ];
 
 export interface BuiltApp {

@@ -1,8 +1,28 @@
 import { Router } from 'express';
+import { AppError } from '../../errors/index.js';
 import type { XapiResourceDeps } from '../index.js';
+import { requirePermission } from '../http.js';
+import { isAbsoluteIri } from '../validation/primitives.js';
+import { findActivity } from './repository.js';
 
-/** The xAPI activities resource(s). */
-export function activitiesRouter(_deps: XapiResourceDeps): Router {
+/**
+ * GET /xapi/activities?activityId= (xAPI 1.0.3 Part 3 §2.5): the Activity with the canonical
+ * definition merged from statements (see statements/repository.ts), or just its id when the
+ * LRS has no definition for it.
+ */
+export function activitiesRouter(deps: XapiResourceDeps): Router {
   const router = Router();
+  router.get('/activities', async (req, res) => {
+    res.locals['route'] = '/xapi/activities';
+    const ctx = requirePermission(req, 'activities/read');
+    const params = req.query as Record<string, unknown>;
+    const extra = Object.keys(params).filter((k) => k !== 'activityId');
+    if (extra.length > 0) throw new AppError('bad_request', `The activities resource accepts only the activityId parameter (got ${extra.join(', ')}).`);
+    const activityId = params['activityId'];
+    if (activityId === undefined) throw new AppError('bad_request', 'The activityId parameter is required.');
+    if (typeof activityId !== 'string' || !isAbsoluteIri(activityId)) throw new AppError('bad_request', 'The activityId parameter must be an absolute IRI.');
+    const row = await findActivity(deps.db, ctx.credential.storeId, activityId);
+    res.status(200).json({ objectType: 'Activity', id: activityId, ...(row?.definition ? { definition: row.definition } : {}) });
+  });
   return router;
 }

@@ -211,9 +211,13 @@ export interface StatementQuery {
   /** Keyset position: rows strictly after this (stored, seq) in the query's order. */
   readonly after?: { readonly stored: string; readonly seq: string } | undefined;
   readonly limit: number;
+  /** Queries exclude voided statements; the admin browser may ask for them. */
+  readonly voided?: 'exclude' | 'only' | 'include' | undefined;
 }
 
 export interface QueriedRow {
+  id: string;
+  voided: boolean;
   statement: string;
   stored: string;
   seq: string;
@@ -247,8 +251,10 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     from = 'xapi_statements s';
     key = 's';
   }
-  where.push('s.store_id = ?', 'not s.voided');
+  where.push('s.store_id = ?');
   bindings.push(q.storeId);
+  if ((q.voided ?? 'exclude') === 'exclude') where.push('not s.voided');
+  else if (q.voided === 'only') where.push('s.voided');
   if (q.verbId !== undefined) {
     where.push('s.verb_id = ?');
     bindings.push(q.verbId);
@@ -283,7 +289,7 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     bindings.push(q.after.stored, q.after.seq);
   }
   const direction = q.ascending ? 'asc' : 'desc';
-  const sql = `select s.statement::text as statement, to_char(${key}.stored at time zone 'UTC', ${isoMicros}) as stored, ${key}.seq::text as seq,
+  const sql = `select s.id::text as id, s.voided, s.statement::text as statement, to_char(${key}.stored at time zone 'UTC', ${isoMicros}) as stored, ${key}.seq::text as seq,
       to_char(${key}.stored at time zone 'UTC', ${isoMillis}) as stored_ms
     from ${from}
     where ${where.join(' and ')}

@@ -1,0 +1,63 @@
+import type { Queryable } from '../../db/index.js';
+import { statementRelations } from '../statements/relations.js';
+import type { Statement } from '../validation/statement.js';
+
+/** Statement counts of a store, overall and per verb (admin dashboard). */
+export async function statementCounts(db: Queryable, storeId: string): Promise<{ total: number; voided: number; byVerb: Array<{ verb: string; count: number }> }> {
+  const totals = await db.raw('select count(*)::int as total, count(*) filter (where voided)::int as voided from xapi_statements where store_id = ?', [storeId]);
+  const verbs = await db.raw('select verb_id as verb, count(*)::int as count from xapi_statements where store_id = ? and not voided group by verb_id order by count desc, verb_id limit 1000', [storeId]);
+  const row = (totals as { rows: Array<{ total: number; voided: number }> }).rows[0]!;
+  return { total: row.total, voided: row.voided, byVerb: (verbs as { rows: Array<{ verb: string; count: number }> }).rows };
+}
+
+/** One chunk of a store's statements in storage order, after a seq (export). */
+export async function statementChunk(db: Queryable, storeId: string, afterSeq: string, size: number): Promise<Array<{ seq: string; statement: string }>> {
+  const result = await db.raw(
+    'select seq::text, statement::text as statement from xapi_statements where store_id = ? and seq > ?::bigint order by seq limit ?',
+    [storeId, afterSeq, size],
+  );
+  return (result as { rows: Array<{ seq: string; statement: string }> }).rows;
+}
+
+/**
+ * Erases the statements in which an agent is the actor or the object (directly, or as a
+ * member of the Group there), with their relation rows, and the identity records of the
+ * agent. Returns how many statements were deleted and how many others still mention the
+ * agent in another role (instructor, team, context agents, authority, SubStatement).
+ */
+export async function eraseAgentStatements(db: Queryable, storeId: string, agentKey: string): Promise<{ deleted: number; stillMentioned: number }> {
+  const deleted = await db.raw(
+    `delete from xapi_statements s using (
+       select distinct seq from xapi_statement_agents where store_id = ? and agent_key = ? and direct
+     ) d
+     where s.store_id = ? and s.seq = d.seq
+     returning s.seq::text, s.stored, s.statement`,
+    [storeId, agentKey, storeId],
+  );
+  const rows = (deleted as { rows: Array<{ seq: string; stored: Date; statement: Statement }> }).rows;
+  // Relation rows are found through the (store, key, stored, seq) indexes, never by a scan.
+  const agentRows: Array<{ k: string; s: string }> = [];
+  const activityRows: Array<{ k: string; s: string }> = [];
+  for (const row of rows) {
+    const relations = statementRelations(row.statement);
+    for (const key of relations.agents.keys()) agentRows.push({ k: key, s: row.seq });
+    for (const id of relations.activities.keys()) activityRows.push({ k: id, s: row.seq });
+  }
+  if (agentRows.length > 0) {
+    await db.raw(
+      `delete from xapi_statement_agents a using json_to_recordset(?::json) as r(k text, s bigint)
+       where a.store_id = ? and a.agent_key = r.k and a.seq = r.s`,
+      [JSON.stringify(agentRows), storeId],
+    );
+  }
+  if (activityRows.length > 0) {
+    await db.raw(
+      `delete from xapi_statement_activities a using json_to_recordset(?::json) as r(k text, s bigint)
+       where a.store_id = ? and a.activity_id = r.k and a.seq = r.s`,
+      [JSON.stringify(activityRows), storeId],
+    );
+  }
+  await db.raw('delete from xapi_agents where store_id = ? and agent_key = ?', [storeId, agentKey]);
+  const remaining = await db.raw('select count(distinct seq)::int as n from xapi_statement_agents where store_id = ? and agent_key = ?', [storeId, agentKey]);
+  return { deleted: rows.length, stillMentioned: (remaining as { rows: Array<{ n: number }> }).rows[0]!.n };
+}
