@@ -23,9 +23,10 @@ const staleTempMs = 24 * 60 * 60 * 1000;
 
 /**
  * Blobs on the local disk: content under `<root>/objects/<key>`, content type and ETag in a
- * JSON sidecar at the same relative path under `<root>/meta/`. Both are written to `<root>/tmp`
- * first and renamed into place (sidecar, then object), so readers never see half a file and a
- * reader that catches a writer between the two renames sees the inode mismatch and looks again.
+ * JSON sidecar at the same relative path under `<root>/meta/`. Both are written to `<root>/tmp`,
+ * flushed to disk and renamed into place (sidecar, then object): neither a reader nor a crash
+ * sees half a file (a crash may lose the rename, leaving the previous version). A reader that
+ * catches a writer between the two renames sees the inode mismatch and looks again.
  *
  * One process owns a directory: commits of one key are serialized in-process. Several Cairn
  * nodes need the S3 store (docs/storage.md).
@@ -66,10 +67,10 @@ export class LocalBlobStore implements BlobStore {
     const hash = createHash('md5');
     const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
     try {
-      await pipeline(source, measure(options.contentLength, (chunk) => hash.update(chunk)), createWriteStream(tempObject, { mode: 0o640, flags: 'wx' }));
+      await pipeline(source, measure(options.contentLength, (chunk) => hash.update(chunk)), createWriteStream(tempObject, { mode: 0o640, flags: 'wx', flush: true }));
       const stat = await fs.stat(tempObject);
       const sidecar: Sidecar = { contentType, etag: hash.digest('hex'), ino: stat.ino };
-      await fs.writeFile(tempMeta, JSON.stringify(sidecar), { mode: 0o640, flag: 'wx' });
+      await fs.writeFile(tempMeta, JSON.stringify(sidecar), { mode: 0o640, flag: 'wx', flush: true });
       await this.serialized(key, async () => {
         await this.moveIntoPlace(tempMeta, this.metaPath(key), key);
         await this.moveIntoPlace(tempObject, this.objectPath(key), key);
