@@ -70,7 +70,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
   try {
     if (!config.databaseUrl) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log, attachToRunning: options.attachToRunningDatabase ?? false });
     const databaseUrl = config.databaseUrl ?? embedded!.url;
-    db = createDb({ url: databaseUrl, poolMax: config.dbPoolMax });
+    db = createDb({ url: databaseUrl, poolMax: config.dbPoolMax, log });
     if (options.migrate !== false) {
       const applied = await migrateLatest(db);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');

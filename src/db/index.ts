@@ -1,4 +1,5 @@
 import knex, { type Knex } from 'knex';
+import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 
 export type Db = Knex;
@@ -10,15 +11,33 @@ export interface DbOptions {
   readonly url: string;
   readonly poolMax: number;
   readonly applicationName?: string;
+  /** knex's own warnings (failed connection attempts, pool trouble) go here instead of the console. */
+  readonly log?: Logger;
 }
 
 export function createDb(options: DbOptions): Db {
+  const log = options.log?.child({ component: 'knex' });
   return knex({
     client: 'pg',
-    connection: { connectionString: options.url, application_name: options.applicationName ?? 'cairn' },
+    connection: {
+      connectionString: options.url,
+      application_name: options.applicationName ?? 'cairn',
+      // Fail fast when PostgreSQL is unreachable so the API answers 503 instead of hanging: a
+      // host that drops packets would otherwise hold a connection attempt for minutes.
+      connectionTimeoutMillis: 3_000,
+      // Detect a peer that vanished (failover, NAT timeout) on idle pooled connections.
+      keepAlive: true,
+    },
     pool: { min: 0, max: options.poolMax },
-    // Fail fast when PostgreSQL is unreachable so the API answers 503 instead of hanging.
     acquireConnectionTimeout: 5_000,
+    ...(log ? {
+      log: {
+        warn: (message: unknown) => log.warn({ detail: String(message) }, 'database warning'),
+        error: (message: unknown) => log.error({ detail: String(message) }, 'database error'),
+        deprecate: (method: unknown, alternative: unknown) => log.warn({ method, alternative }, 'knex deprecation'),
+        debug: (message: unknown) => log.debug({ detail: message }, 'knex debug'),
+      },
+    } : {}),
   });
 }
 
@@ -60,7 +79,9 @@ export function isConnectionError(error: unknown): boolean {
   if (code && (connectionErrorCodes.has(code) || code.startsWith('08'))) return true;
   const name = (error as { name?: unknown }).name;
   const message = String((error as { message?: unknown }).message ?? '');
+  // pg says "timeout expired" when connectionTimeoutMillis passes before the server answered.
   return name === 'KnexTimeoutError'
+    || message === 'timeout expired'
     || /Connection terminated|connection timeout|Client has encountered a connection error|Timeout acquiring a connection/i.test(message);
 }
 

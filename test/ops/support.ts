@@ -9,6 +9,8 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/app.js';
+import { ensureFirstAdmin } from '../../src/bootstrap.js';
+import { adminEmail, adminPassword } from '../support/app.js';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 /**
@@ -84,7 +86,7 @@ export class LogCapture {
 }
 
 /** The real runtime and app on an existing database (the tests' own startTestApp makes a new one). */
-export async function appOnDatabase(databaseUrl: string, env: Record<string, string> = {}, log: Logger = pino({ level: 'silent' })): Promise<{ runtime: Runtime; app: ReturnType<typeof buildApp>['app']; close(): Promise<void> }> {
+export async function appOnDatabase(databaseUrl: string, env: Record<string, string> = {}, log: Logger = pino({ level: 'silent' }), options: { jobs?: boolean; firstAdmin?: boolean } = {}): Promise<{ runtime: Runtime; app: ReturnType<typeof buildApp>['app']; close(): Promise<void> }> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cairn-ops-'));
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -93,9 +95,12 @@ export async function appOnDatabase(databaseUrl: string, env: Record<string, str
     CAIRN_RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     CAIRN_RATE_LIMIT_API_PER_MINUTE: '100000',
     CAIRN_DB_POOL_MAX: '3',
+    CAIRN_ADMIN_EMAIL: adminEmail,
+    CAIRN_ADMIN_PASSWORD: adminPassword,
     ...env,
   });
-  const runtime = await startRuntime(config, log, { jobs: false, migrate: false });
+  const runtime = await startRuntime(config, log, { jobs: options.jobs ?? false, migrate: false });
+  if (options.firstAdmin) await ensureFirstAdmin(runtime.deps.db, config, runtime.deps.clock, log);
   const { app } = buildApp(runtime.deps);
   return {
     runtime,
