@@ -18,11 +18,13 @@ beforeAll(async () => { t = await startLrs(); });
 afterAll(async () => { await t?.close(); });
 
 const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
-const binaryParser = (res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void) => {
+/** Collects a response body as raw bytes, whatever its Content-Type. */
+function binaryParser(res: request.Response, cb: (err: Error | null, body: Buffer) => void): void {
+  const stream = res as unknown as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (c: Buffer) => chunks.push(c));
-  res.on('end', () => cb(null, Buffer.concat(chunks)));
-};
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => cb(null, Buffer.concat(chunks)));
+}
 
 describe.each(versions)('Document resources over HTTP, X-Experience-API-Version %s', (v) => {
   const lrs = () => client(t, v);

@@ -62,6 +62,9 @@ function allowedParameters(spec: ResourceSpec, method: DocumentMethod, addresses
   if (spec.usesRegistration) names.push('registration');
   // `since` filters a list; it means nothing for one document or a write (Part 3 §2.3.s4).
   if (method === 'GET' && addressesSet) names.push('since');
+  // @xapi/xapi's `useCacheBuster` appends `cachebuster=<time>` to GETs. The spec lets an LRS
+  // recognize parameters of its own (Part 3 §3.2.s3.b7 note); this one is read and ignored.
+  if (method === 'GET') names.push('cachebuster');
   return names;
 }
 
