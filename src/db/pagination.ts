@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
 import { AppError } from '../errors/index.js';
+import { pgCode } from './index.js';
 
 /**
  * Keyset (cursor) pagination over `(sort column, id)`. Cursors are opaque base64url JSON
@@ -40,6 +41,9 @@ function decodeCursor(cursor: string): CursorValue {
   throw new AppError('invalid_cursor', 'The cursor is not one this endpoint produced.', { errors: [{ pointer: '/query/cursor', message: 'is not a valid cursor' }] });
 }
 
+/** invalid_text_representation, invalid_datetime_format, datetime_field_overflow, numeric_value_out_of_range, undefined_function, datatype_mismatch. */
+const cursorTypeErrors = new Set(['22P02', '22007', '22008', '22003', '42883', '42804']);
+
 function encodeCursor(value: CursorValue): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
@@ -67,7 +71,18 @@ export async function paginate<Row extends object>(query: Knex.QueryBuilder, opt
     const op = direction === 'asc' ? '>' : '<';
     query.whereRaw(`(${sortColumn}, ${idColumn}) ${op} (?, ?)`, [sortKey, id]);
   }
-  const rows = (await query.orderBy([{ column: sortColumn, order: direction }, { column: idColumn, order: direction }]).limit(options.limit + 1)) as Row[];
+  query.orderBy([{ column: sortColumn, order: direction }, { column: idColumn, order: direction }]).limit(options.limit + 1);
+  let rows: Row[];
+  try {
+    rows = (await query) as Row[];
+  } catch (error) {
+    // The query is known good without a cursor, so a type error now means the cursor's values
+    // do not fit the columns (hand-made, or taken from another endpoint).
+    if (options.cursor && cursorTypeErrors.has(pgCode(error) ?? '')) {
+      throw new AppError('invalid_cursor', 'The cursor is not one this endpoint produced.', { errors: [{ pointer: '/query/cursor', message: 'is not a valid cursor' }] });
+    }
+    throw error;
+  }
   let nextCursor: string | null = null;
   if (rows.length > options.limit) {
     rows.length = options.limit;
