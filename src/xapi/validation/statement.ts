@@ -44,6 +44,10 @@ function joinPath(base: string, instancePath: string): string {
 function describe(base: string, error: ErrorObject): XapiValidationError {
   let path = joinPath(base, error.instancePath);
   const at = (name: string) => (path === '' ? name : `${path}.${name}`);
+  // Errors inside propertyNames (language tags, extension IRIs) are about a key of the object.
+  if (error.propertyName !== undefined) {
+    return new XapiValidationError(at(error.propertyName), 'is not a valid key here (language maps need RFC 5646 tags, extensions absolute IRIs)');
+  }
   switch (error.keyword) {
     case 'additionalProperties':
       return new XapiValidationError(at(String(error.params['additionalProperty'])), 'is not an allowed property (names are case-sensitive)');
