@@ -105,8 +105,12 @@ export function openApiRouter(document: Json): Router {
 <script src="docs/init.js"></script></body></html>`);
   });
   router.get('/docs/init.js', (_req, res) => {
+    res.locals['route'] = '/api/v1/docs/init.js';
     res.type('application/javascript').send(`window.ui = SwaggerUIBundle({ url: '/api/v1/openapi.json', dom_id: '#swagger-ui', deepLinking: true, withCredentials: true });`);
   });
-  router.use('/docs/assets', express.static(swaggerDir, { index: false, maxAge: '1d' }));
+  router.use('/docs/assets', (_req, res, next) => {
+    res.locals['route'] = '/api/v1/docs/assets/*';
+    next();
+  }, express.static(swaggerDir, { index: false, maxAge: '1d' }));
   return router;
 }

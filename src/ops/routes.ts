@@ -14,6 +14,10 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
+function forwarded(headers: Record<string, string | string[] | undefined>): boolean {
+  return headers['x-forwarded-for'] !== undefined || headers['forwarded'] !== undefined || headers['x-real-ip'] !== undefined;
+}
+
 /** Probes and metrics: outside /api/v1, no session needed (metrics has its own guard). */
 export function opsRouter(deps: AppDeps): Router {
   const router = Router();
@@ -47,8 +51,12 @@ export function opsRouter(deps: AppDeps): Router {
     if (token) {
       const presented = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
       const a = Buffer.from(presented), b = Buffer.from(token);
-      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AppError('unauthenticated', 'Send the metrics token as a bearer token.');
-    } else if (!loopback.has(req.ip ?? '')) {
+      if (a.length !== b.length || !timingSafeEqual(a, b)) {
+        throw new AppError('unauthenticated', 'Send the metrics token as a bearer token.', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
+      }
+    } else if (!loopback.has(req.ip ?? '') || (deps.config.trustProxy === false && forwarded(req.headers))) {
+      // A reverse proxy on the same host makes every client look like loopback; without a
+      // trust-proxy setting the forwarding headers are the only sign the caller is outside.
       throw new AppError('forbidden', 'Metrics are served to loopback clients only unless CAIRN_METRICS_TOKEN is set.');
     }
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
