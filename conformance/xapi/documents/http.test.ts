@@ -61,6 +61,16 @@ describe.each(versions)('Document resources over HTTP, X-Experience-API-Version 
     });
   }
 
+  it(`requests without valid credentials get 401 and no document is touched (${section('4.0', '4.1.5')})`, async () => {
+    const params = stateParams();
+    const none = await request(t.app).put(`/xapi${paths.state}?${new URLSearchParams(params as Record<string, string>).toString()}`)
+      .set('X-Experience-API-Version', v).set('Content-Type', 'application/json').send('{"a":1}');
+    expect(none.status).toBe(401);
+    const wrong = await client(t, v, seededKey, 'not-the-secret').put(paths.state, params, { a: 1 });
+    expect(wrong.status).toBe(401);
+    await lrs().get(paths.state, params).expect(404);
+  });
+
   it(`binary documents of any content type round-trip byte for byte with their Content-Type (${section('1.5, §2.2.s2')})`, async () => {
     const bytes = randomBytes(4096);
     bytes[0] = 0xff; // never valid UTF-8, so any text decoding on the way would show
@@ -193,6 +203,14 @@ describe('Alternate request syntax for documents (xAPI 1.0.3 Part 3 §1.3)', () 
     await client(t, '1.0.3').get(paths.state, params).expect(404);
   });
 
+  it('xAPI 2.0 removed the alternate syntax: a 2.0 document request through ?method= is rejected with 400 and stores nothing (xAPI 2.0 §4.1.3)', async () => {
+    const params = stateParams() as Record<string, string>;
+    const res = await request(t.app).post(`/xapi${paths.state}?method=PUT`).type('form')
+      .send(form({ ...params, Authorization: auth, 'X-Experience-API-Version': '2.0.0', 'Content-Type': 'application/json', content: '{}' }));
+    expect(res.status).toBe(400);
+    await client(t, '2.0.0').get(paths.state, params).expect(404);
+  });
+
   it('a document request with ?method= and its parameters in the query string is rejected with 400 (xAPI 1.0.3 Part 3 §1.3)', async () => {
     const params = stateParams() as Record<string, string>;
     const res = await request(t.app).post(`/xapi${paths.state}?method=PUT&stateId=${params['stateId']}`).type('form')
@@ -250,6 +268,22 @@ describe('GDPR erasure of one agent\'s documents (deleteAgentDocuments)', () => 
     await lrs.get(paths.agentProfile, p1).expect(404);
     await lrs.get(paths.state, keep).expect(200);
     expect((await foreign.get(paths.state, s1)).body).toEqual({ foreign: true });
+  });
+
+  it('blob bytes an erasure left queued are removed by the next document change that frees a blob (xAPI 1.0.3 Part 3 §2.3)', async () => {
+    const lrs = client(t, '2.0.0');
+    const agent = agentOf();
+    const erased = stateParams({ agent: JSON.stringify(agent) });
+    await lrs.put(paths.state, erased, randomBytes(inlineContentLimitBytes + 10), { 'Content-Type': 'application/octet-stream' }).expect(204);
+    const row = await t.deps.db('xapi_documents').where({ document_id: erased['stateId'] }).first();
+    await t.deps.db.transaction((tx) => deleteAgentDocuments(tx, row.store_id, ifiKey(validateAgent(agent))!));
+    expect(await t.deps.blobs.head(row.blob_key)).toBeDefined();
+
+    const other = stateParams();
+    await lrs.put(paths.state, other, randomBytes(inlineContentLimitBytes + 10), { 'Content-Type': 'application/octet-stream' }).expect(204);
+    await lrs.delete(paths.state, other).expect(204);
+    expect(await t.deps.blobs.head(row.blob_key)).toBeUndefined();
+    expect(await t.deps.db('xapi_document_blob_deletions').count({ n: '*' }).first()).toEqual({ n: '0' });
   });
 
   it('a rolled-back erasure keeps the documents and their blobs (xAPI 1.0.3 Part 3 §2.3)', async () => {

@@ -188,7 +188,7 @@ export async function writeDocument(deps: DocumentDeps, mode: 'PUT' | 'POST', id
       return { etag };
     });
     await discardUploads(deps, uploaded.filter((k) => k !== kept));
-    await purgeQueuedDocumentBlobs(deps, { only: freed });
+    await purgeFreed(deps, freed);
     return result;
   } catch (error) {
     await discardUploads(deps, uploaded);
@@ -216,7 +216,7 @@ export async function deleteDocument(deps: DocumentDeps, id: DocumentIdentity, p
     if (existing.blob_key) freed = [existing.blob_key];
     await repo.queueBlobDeletions(tx, freed, deps.clock.now());
   });
-  await purgeQueuedDocumentBlobs(deps, { only: freed });
+  await purgeFreed(deps, freed);
 }
 
 /** DELETE without a document id (State only, Part 3 §2.3.s5): every document in the scope. */
@@ -228,8 +228,19 @@ export async function deleteDocuments(deps: DocumentDeps, scope: DocumentScope):
     await repo.queueBlobDeletions(tx, freed, deps.clock.now());
     return result.deleted;
   });
-  await purgeQueuedDocumentBlobs(deps, { only: freed });
+  await purgeFreed(deps, freed);
   return deleted;
+}
+
+/**
+ * After a change that freed blobs: delete those at once, then a few older queued ones (left by
+ * an erasure whose caller did not purge, or by a blob-store outage). Changes that free nothing
+ * (every inline document) cost nothing here.
+ */
+async function purgeFreed(deps: DocumentDeps, freed: readonly string[]): Promise<void> {
+  if (freed.length === 0) return;
+  await purgeQueuedDocumentBlobs(deps, { only: freed });
+  await purgeQueuedDocumentBlobs(deps, { limit: 20 });
 }
 
 /**
