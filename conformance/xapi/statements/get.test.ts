@@ -12,10 +12,10 @@ let t: TestApp;
 beforeAll(async () => { t = await startLrs({ CAIRN_XAPI_STATEMENT_PAGE_MAX: '50' }); });
 afterAll(async () => { await t?.close(); });
 
-const enc = (v: unknown) => encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));
+const enc = (v: string | object) => encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));
 
 async function post(version: Version, body: unknown): Promise<string[]> {
-  const res = await client(t, version).post('/xapi/statements').send(body);
+  const res = await client(t, version).post('/xapi/statements').send(body as object);
   expect(res.status, res.text).toBe(200);
   return res.body as string[];
 }

@@ -98,21 +98,21 @@ describe.each(versions)('xAPI %s', (version) => {
   });
 
   it('Communication 2.1.1 (XAPI-00142) — a different statement with an existing id is refused with 409 and the stored one is unchanged', async () => {
-    const s = { ...statement(), id: randomUUID() };
+    const s: Record<string, unknown> = { ...statement(), id: randomUUID() };
     expect((await c().post('/xapi/statements').send(s)).status).toBe(200);
     const put = await c().put(`/xapi/statements?statementId=${s.id}`).send({ ...s, verb: { id: 'http://example.com/different/verb' } });
     expect(put.status).toBe(409);
     const post = await c().post('/xapi/statements').send({ ...s, result: { success: true } });
     expect(post.status).toBe(409);
-    const stored = await fetchStatement(version, s.id);
-    expect(stored['verb']).toEqual(s.verb);
+    const stored = await fetchStatement(version, s["id"] as string);
+    expect(stored['verb']).toEqual(s['verb']);
     expect(stored['result']).toBeUndefined();
   });
 
   it('Data 2.3.1 — comparison ignores Activity definitions, Verb display, timestamp serialization, Group member order and case-insensitive parts', async () => {
     const registration = randomUUID();
     const members = [{ mbox: 'mailto:a@example.com' }, { mbox: 'mailto:b@example.com' }];
-    const s = {
+    const s: Record<string, unknown> = {
       ...statement(),
       id: randomUUID(),
       actor: { objectType: 'Group', name: 'Pair', member: members },
@@ -123,8 +123,8 @@ describe.each(versions)('xAPI %s', (version) => {
     const variant = {
       ...s,
       actor: { objectType: 'Group', name: 'Pair', member: [members[1], { mbox: 'mailto:a@EXAMPLE.COM' }] },
-      verb: { id: (s.verb as { id: string }).id, display: { 'fr-FR': 'vécu' } },
-      object: { ...(s.object as object), definition: { name: { 'de-DE': 'Etwas anderes' } } },
+      verb: { id: (s['verb'] as { id: string }).id, display: { 'fr-FR': 'vécu' } },
+      object: { ...(s['object'] as object), definition: { name: { 'de-DE': 'Etwas anderes' } } },
       timestamp: '2024-05-06T09:08:09.100+02:00',
       context: { registration: registration.toUpperCase(), language: 'EN-us', contextActivities: { parent: [{ id: 'http://example.com/parent' }] } },
     };

@@ -143,13 +143,13 @@ async function expectStored(version: Version, build: () => Record<string, unknow
 }
 
 describe.each(versions)('xAPI %s', (version) => {
-  it.each(invalidBoth)('%s is rejected with 400 naming the property', async (_title, build, path) => expectRejected(version, build, path));
-  it.each(validBoth)('%s is accepted', async (_title, build) => { await expectStored(version, build); });
+  it.each(invalidBoth)('%s is rejected with 400 naming the property', async (...c) => { const [, build, path] = c as unknown as Case; await expectRejected(version, build, path); });
+  it.each(validBoth)('%s is accepted', async (...c) => { const [, build] = c as unknown as Case; await expectStored(version, build); });
 });
 
 describe('xAPI 2.0.0', () => {
-  it.each(invalid2)('%s is rejected with 400 naming the property', async (_title, build, path) => expectRejected('2.0.0', build, path));
-  it.each(valid2)('%s is accepted', async (_title, build) => { await expectStored('2.0.0', build); });
+  it.each(invalid2)('%s is rejected with 400 naming the property', async (...c) => { const [, build, path] = c as unknown as Case; await expectRejected('2.0.0', build, path); });
+  it.each(valid2)('%s is accepted', async (...c) => { const [, build] = c as unknown as Case; await expectStored('2.0.0', build); });
 
   it('2.0 §4.2.4.2 — a non-UTC timestamp is stored converted to UTC (same instant)', async () => {
     const stored = await expectStored('2.0.0', () => statement({ timestamp: '2020-06-01T12:00:00.123+05:30' }));

@@ -8,12 +8,12 @@ let t: TestApp;
 beforeAll(async () => { t = await startLrs(); });
 afterAll(async () => { await t?.close(); });
 
-const enc = (v: unknown) => encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));
+const enc = (v: string | object) => encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));
 
 describe.each(versions)('xAPI %s', (version) => {
   const c = () => client(t, version);
   const post = async (body: unknown) => {
-    const res = await c().post('/xapi/statements').send(body);
+    const res = await c().post('/xapi/statements').send(body as object);
     expect(res.status, res.text).toBe(200);
     return res.body as string[];
   };
