@@ -69,6 +69,13 @@ export const variables = [
   { name: 'CAIRN_XAPI_BODY_LIMIT', kind: 'size', default: '20mb', group: 'Learning Record Store', description: 'Largest request body `/xapi` accepts (statement batches with attachments, documents); larger → 413. Advertised in `/xapi/about`.' },
   { name: 'CAIRN_XAPI_STATEMENT_PAGE_MAX', kind: 'integer', default: '500', min: 1, max: 10000, group: 'Learning Record Store', description: 'Most statements one `GET /xapi/statements` page returns (`limit=0` means this many).' },
 
+  // SCORM packages
+  { name: 'CAIRN_SCORM_MAX_UPLOAD', kind: 'size', default: '2gb', group: 'SCORM packages', description: 'Largest package upload (`POST /api/v1/packages`) or imported object; larger → 413 before anything is kept.' },
+  { name: 'CAIRN_SCORM_MAX_UNCOMPRESSED', kind: 'size', default: '4gb', group: 'SCORM packages', description: 'Most bytes a package may inflate to in total, counted as entries are actually inflated (zip-bomb guard; the headers are not trusted).' },
+  { name: 'CAIRN_SCORM_MAX_ENTRIES', kind: 'integer', default: '50000', min: 1, group: 'SCORM packages', description: 'Most entries (files and folders) a package zip may hold.' },
+  { name: 'CAIRN_SCORM_MAX_RATIO', kind: 'integer', default: '100', min: 2, group: 'SCORM packages', description: 'Largest compression ratio (inflated ÷ compressed) of one entry once it inflates past 1 MiB; beyond it the package is rejected as a zip bomb.' },
+  { name: 'CAIRN_SCORM_TEMP_DIR', kind: 'string', derivedDefault: '`<CAIRN_DATA_DIR>/tmp/scorm`', group: 'SCORM packages', description: 'Where a package zip is spooled to disk while it is extracted (zip needs random access). Needs room for the largest upload times the import concurrency.' },
+
   // Jobs and retention
   { name: 'CAIRN_JOBS_ENABLED', kind: 'boolean', default: 'true', group: 'Jobs and retention', description: 'Run background job workers (pg-boss) in this process. Turn off on nodes that should only serve HTTP.' },
   { name: 'CAIRN_AUDIT_RETENTION_DAYS', kind: 'integer', default: '365', min: 1, group: 'Jobs and retention', description: 'Audit-log entries older than this are purged by a daily job.' },

@@ -52,6 +52,15 @@ export interface Config {
   readonly xapiStatementPageMax: number;
   readonly jobsEnabled: boolean;
   readonly auditRetentionDays: number;
+  readonly scorm: ScormConfig;
+}
+
+export interface ScormConfig {
+  readonly maxUploadBytes: number;
+  readonly maxUncompressedBytes: number;
+  readonly maxEntries: number;
+  readonly maxRatio: number;
+  readonly tempDir: string;
 }
 
 /** Every problem with the environment at once, so an operator fixes them in one go. */
@@ -256,6 +265,13 @@ export function loadConfig(env: Env): Config {
     xapiStatementPageMax: int('CAIRN_XAPI_STATEMENT_PAGE_MAX'),
     jobsEnabled: bool('CAIRN_JOBS_ENABLED'),
     auditRetentionDays: int('CAIRN_AUDIT_RETENTION_DAYS'),
+    scorm: {
+      maxUploadBytes: size('CAIRN_SCORM_MAX_UPLOAD'),
+      maxUncompressedBytes: size('CAIRN_SCORM_MAX_UNCOMPRESSED'),
+      maxEntries: int('CAIRN_SCORM_MAX_ENTRIES'),
+      maxRatio: int('CAIRN_SCORM_MAX_RATIO'),
+      tempDir: path.resolve(str('CAIRN_SCORM_TEMP_DIR') ?? path.join(dataDir, 'tmp', 'scorm')),
+    },
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
