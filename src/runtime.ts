@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { createDb, type Db } from './db/index.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -15,7 +15,11 @@ import { auditRetentionJob, housekeepingJob } from './jobs/maintenance.js';
 import { systemClock, type AppDeps, type Clock } from './deps.js';
 import { XapiAuthenticator } from './xapi/auth/service.js';
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+/**
+ * JSON lines on stdout (or `destination`, for tests that read what an operator's log shipper
+ * would receive), with secrets censored wherever a caller puts them in a log object.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
   return pino({
     level: config.logLevel,
     base: { service: 'cairn' },
@@ -24,7 +28,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
       paths: ['password', '*.password', 'secret', '*.secret', 'token', '*.token', 'authorization', '*.authorization', 'cookie', '*.cookie', 'connectionString', '*.connectionString', 'secretKey', '*.secretKey'],
       censor: '[redacted]',
     },
-  });
+  }, destination ?? pino.destination(1));
 }
 
 /**
