@@ -81,13 +81,13 @@ export async function lockDocument(tx: Queryable, id: DocumentIdentity): Promise
   await tx.raw('select pg_advisory_xact_lock(?::bigint)', [key.toString()]);
 }
 
-export async function findDocument(db: Queryable, id: DocumentIdentity, options: { forUpdate?: boolean } = {}): Promise<DocumentRow | undefined> {
-  const query = db('xapi_documents')
+/** Writers call this after `lockDocument`, so the row cannot change under them. */
+export async function findDocument(db: Queryable, id: DocumentIdentity): Promise<DocumentRow | undefined> {
+  const row: unknown = await db('xapi_documents')
     .where('store_id', id.storeId)
     .andWhere('identity_hash', identityHash(id))
     .first();
-  if (options.forUpdate) void query.forUpdate();
-  return (await query) as DocumentRow | undefined;
+  return row as DocumentRow | undefined;
 }
 
 export async function insertDocument(db: Queryable, id: DocumentIdentity, write: DocumentWrite): Promise<void> {
