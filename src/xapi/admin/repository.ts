@@ -13,7 +13,7 @@ export async function statementCounts(db: Queryable, storeId: string): Promise<{
 /** One chunk of a store's statements in storage order, after a seq (export). */
 export async function statementChunk(db: Queryable, storeId: string, afterSeq: string, size: number): Promise<Array<{ seq: string; statement: string }>> {
   const result = await db.raw(
-    'select seq::text, statement::text as statement from xapi_statements where store_id = ? and seq > ?::bigint order by seq limit ?',
+    'select s.seq::text as seq, s.statement::text as statement from xapi_statements s where s.store_id = ? and s.seq > ?::bigint order by s.seq limit ?',
     [storeId, afterSeq, size],
   );
   return (result as { rows: Array<{ seq: string; statement: string }> }).rows;

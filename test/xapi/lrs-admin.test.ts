@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestApp } from '../support/app.js';
+import { auditRows, createUser, expectProblem } from '../support/api.js';
+import { client, startLrs, statement, voiding } from '../../conformance/xapi/support.js';
+
+/** The LRS admin API: statement browser, counts, NDJSON export, learner erasure. */
+let t: TestApp;
+let storeId: string;
+beforeAll(async () => {
+  t = await startLrs();
+  const stores = await (await t.login()).get('/api/v1/lrs/stores');
+  storeId = (stores.body.data as Array<{ id: string; is_default: boolean }>).find((s) => s.is_default)!.id;
+});
+afterAll(async () => { await t?.close(); });
+
+const xapi = () => client(t, '2.0.0');
+async function post(body: unknown): Promise<string[]> {
+  const res = await xapi().post('/xapi/statements').send(body as object);
+  expect(res.status, res.text).toBe(200);
+  return res.body as string[];
+}
+
+describe('LRS admin API', () => {
+  it('browses statements newest first with filters and a cursor that survives new statements', async () => {
+    const verb = `http://example.com/verbs/${randomUUID()}`;
+    const ids = await post(Array.from({ length: 5 }, () => statement({ verb: { id: verb } })));
+    const admin = await t.login();
+    const first = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ verb, limit: 2 });
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.data.map((s: { id: string }) => s.id)).toEqual([ids[4], ids[3]]);
+    await post(statement({ verb: { id: verb } }));
+    const seen = first.body.data.map((s: { id: string }) => s.id);
+    let cursor = first.body.next_cursor as string | null;
+    while (cursor) {
+      const page = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ verb, limit: 2, cursor });
+      seen.push(...page.body.data.map((s: { id: string }) => s.id));
+      cursor = page.body.next_cursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
+    const bad = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ cursor: 'nonsense' });
+    expectProblem(bad, 400, 'invalid_cursor');
+  });
+
+  it('filters by agent and shows voided statements only when asked', async () => {
+    const who = { mbox: `mailto:browse-${randomUUID()}@example.com` };
+    const [kept, gone] = await post([statement({ actor: who }), statement({ actor: who })]);
+    await post(voiding(gone!));
+    const admin = await t.login();
+    const agent = JSON.stringify(who);
+    const active = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ agent });
+    expect(active.body.data.map((s: { id: string }) => s.id)).toEqual([kept]);
+    const voided = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ agent, voided: 'only' });
+    expect(voided.body.data.map((s: { id: string; voided: boolean }) => [s.id, s.voided])).toEqual([[gone, true]]);
+    const all = await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ agent, voided: 'include' });
+    expect(all.body.data).toHaveLength(2);
+    expectProblem(await admin.get(`/api/v1/lrs/stores/${storeId}/statements`).query({ agent: '{"name":"x"}' }), 400, 'bad_request');
+  });
+
+  it('counts statements per store and per verb', async () => {
+    const admin = await t.login();
+    const before = await admin.get(`/api/v1/lrs/stores/${storeId}/statements/counts`);
+    const verb = `http://example.com/verbs/${randomUUID()}`;
+    await post([statement({ verb: { id: verb } }), statement({ verb: { id: verb } })]);
+    const after = await admin.get(`/api/v1/lrs/stores/${storeId}/statements/counts`);
+    expect(after.status).toBe(200);
+    expect(after.body.total).toBe(before.body.total + 2);
+    expect(after.body.by_verb).toContainEqual({ verb, count: 2 });
+  });
+
+  it('exports every statement of the store as NDJSON, and audits the export', async () => {
+    await post(statement());
+    const admin = await t.login();
+    const res = await admin.get(`/api/v1/lrs/stores/${storeId}/statements/export`).buffer(true);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
+    const lines = res.text.trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const count = await t.deps.db('xapi_statements').where({ store_id: storeId }).count<{ count: string }[]>('* as count');
+    expect(lines).toHaveLength(Number(count[0]!.count));
+    expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
+    expect((await auditRows(t, { action: 'lrs_store.export' })).length).toBeGreaterThan(0);
+  });
+
+  it('erases one learner\'s statements (as actor, object or group member), keeps others, and audits it without the identifier', async () => {
+    const who = { objectType: 'Agent', name: 'Erase Me', mbox: `mailto:erase-${randomUUID()}@example.com` };
+    const other = { mbox: `mailto:keep-${randomUUID()}@example.com` };
+    const mine = await post([statement({ actor: who }), statement({ object: who }), statement({ actor: { objectType: 'Group', member: [who, other] } })]);
+    const [mention] = await post(statement({ actor: other, context: { instructor: who } }));
+    const [kept] = await post(statement({ actor: other }));
+    const admin = await t.login();
+    const res = await admin.post(`/api/v1/lrs/stores/${storeId}/erasures`).send({ agent: { mbox: who.mbox } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ statements_deleted: 3, statements_still_mentioning: 1 });
+    for (const id of mine) {
+      expect((await xapi().get(`/xapi/statements?statementId=${id}`)).status).toBe(404);
+    }
+    expect((await xapi().get(`/xapi/statements?statementId=${kept}`)).status).toBe(200);
+    expect((await xapi().get(`/xapi/statements?statementId=${mention}`)).status).toBe(200);
+    const direct = await xapi().get(`/xapi/statements?agent=${encodeURIComponent(JSON.stringify({ mbox: who.mbox }))}`);
+    expect(direct.body.statements).toEqual([]);
+    const person = await xapi().get(`/xapi/agents?agent=${encodeURIComponent(JSON.stringify({ mbox: who.mbox }))}`);
+    expect(person.body.name).toBeUndefined();
+    expect(await t.deps.db('xapi_statement_agents').where({ store_id: storeId, agent_key: `mbox:${who.mbox}` }).andWhere('direct', true)).toEqual([]);
+    const [entry] = await auditRows(t, { action: 'lrs_agent.erase' });
+    expect(entry).toBeDefined();
+    expect(JSON.stringify(entry)).not.toContain(who.mbox);
+  });
+
+  it('is for admins only and 404s another tenant\'s or an unknown store', async () => {
+    const admin = await t.login();
+    const learner = await createUser(admin, 'learner');
+    const agent = await t.login(learner.email, learner.password);
+    expectProblem(await agent.get(`/api/v1/lrs/stores/${storeId}/statements`), 403, 'forbidden');
+    expectProblem(await agent.post(`/api/v1/lrs/stores/${storeId}/erasures`).send({ agent: { mbox: 'mailto:a@example.com' } }), 403, 'forbidden');
+    expectProblem(await admin.get(`/api/v1/lrs/stores/${randomUUID()}/statements/counts`), 404, 'not_found');
+    expectProblem(await admin.post(`/api/v1/lrs/stores/${storeId}/erasures`).send({ agent: { name: 'no ifi' } }), 400, 'validation_failed');
+  });
+});
