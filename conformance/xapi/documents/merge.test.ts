@@ -85,6 +85,17 @@ describe.each(versions)('Document merge, X-Experience-API-Version %s', (v) => {
     expect((await lrs().get(r.path, params)).body).toEqual({ a: 1, b: 2 });
   });
 
+  it(`merging reads and writes UTF-8: non-ASCII text survives, a body that is not UTF-8 is 400 (${v === '1.0.3' ? 'xAPI 1.0.3 Part 3 §1.4, §2.2.s8.b1' : 'xAPI 2.0 §4.1.6.2'})`, async () => {
+    const r = documentResources[0];
+    const params = r.params();
+    await lrs().post(r.path, params, { name: 'Zoë' }).expect(204);
+    await lrs().post(r.path, params, Buffer.from('{"city":"Zürich ✓ 東京"}', 'utf8'), { 'Content-Type': 'application/json' }).expect(204);
+    expect((await lrs().get(r.path, params)).body).toEqual({ name: 'Zoë', city: 'Zürich ✓ 東京' });
+    const latin1 = await lrs().post(r.path, params, Buffer.from('{"city":"Zürich"}', 'latin1'), { 'Content-Type': 'application/json' });
+    expect(latin1.status).toBe(400);
+    expect((await lrs().get(r.path, params)).body).toEqual({ name: 'Zoë', city: 'Zürich ✓ 東京' });
+  });
+
   it(`a posted "__proto__" key is merged as data and cannot change the merged object's prototype (${section(v, '2.2.s7.b2')})`, async () => {
     const r = documentResources[0];
     const params = r.params();

@@ -41,7 +41,8 @@ function withBody(test: request.Test, body: unknown, headers: Record<string, str
   const hasType = Object.keys(headers).some((h) => h.toLowerCase() === 'content-type');
   if (Buffer.isBuffer(body) || typeof body === 'string') {
     if (!hasType) void test.set('Content-Type', 'application/octet-stream');
-    return test.send(body);
+    // superagent would JSON-serialize a Buffer sent as application/json; send the bytes.
+    return test.serialize((b: unknown) => b as string).send(body);
   }
   if (!hasType) void test.set('Content-Type', 'application/json');
   return test.send(JSON.stringify(body));
