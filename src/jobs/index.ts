@@ -41,7 +41,10 @@ export async function startJobQueue(options: {
     supervise: options.runWorkers,
     schedule: options.runWorkers,
   });
-  boss.on('error', (error) => log.error({ err: error }, 'job queue error'));
+  let stopping = false;
+  // Once stopping, a pooled connection closed under pg-boss by the database's own shutdown
+  // (the embedded PostgreSQL stops right after) is expected, not an incident.
+  boss.on('error', (error) => (stopping ? log.debug({ err: error }, 'job queue error while stopping') : log.error({ err: error }, 'job queue error')));
   await boss.start();
 
   for (const definition of options.definitions) {
@@ -82,6 +85,7 @@ export async function startJobQueue(options: {
     },
     get: (name, id) => boss.getJobById(name, id, { includeArchive: true }),
     async stop(timeoutMs) {
+      stopping = true;
       await boss.stop({ graceful: true, timeout: timeoutMs, wait: true });
     },
   };

@@ -78,6 +78,10 @@ async function login(baseUrl: string, email: string, password: string): Promise<
   return res.status;
 }
 
+function errorLines(output: string): string[] {
+  return output.split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { level: number }).level >= 50);
+}
+
 async function postmasterPid(dataDir: string): Promise<number | undefined> {
   const text = await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => undefined);
   return text ? Number(text.split('\n')[0]) : undefined;
@@ -155,6 +159,8 @@ describe('npm start with the embedded PostgreSQL', { timeout: 300_000 }, () => {
     expect(Date.now() - stopAt).toBeLessThan(8_000);
     expect(alive(pgPid)).toBe(false);
     expect(first.output()).toMatch(/"msg":"stopped"/);
+    // A clean start and stop logs nothing at error level (an operator would be paged for it).
+    expect(errorLines(first.output())).toEqual([]);
     expect(entries.length).toBeGreaterThan(0);
     await expect(fs.stat(path.join(dataDir, 'cairn.lock'))).rejects.toThrow();
 
@@ -180,6 +186,7 @@ describe('npm start with the embedded PostgreSQL', { timeout: 300_000 }, () => {
     const thirdPg = (await postmasterPid(dataDir))!;
     third.child.kill('SIGTERM');
     expect((await third.exited).code).toBe(0);
+    expect(errorLines(third.output())).toEqual([]);
     expect(alive(thirdPg)).toBe(false);
   });
 
