@@ -43,7 +43,7 @@ async function handle(deps: XapiResourceDeps, spec: ResourceSpec, method: Docume
       agentKey: params.agentKey,
       // No registration given: the set is every registration of this activity and agent
       // ("Activity + Agent [+ registration if specified]", Part 3 §2.3.s4/s5; decision 0040).
-      ...(spec.usesRegistration && req.query['registration'] !== undefined ? { registration: params.registration } : {}),
+      ...(params.registration !== null ? { registration: params.registration } : {}),
     };
     if (method === 'GET') {
       const { ids, lastModified } = await service.listDocuments(deps, scope, params.since);
