@@ -13,7 +13,7 @@ export interface HttpServer {
 }
 
 /** One HTTP server for an Express app, listening on host:port (0 = any free port). */
-export async function listen(app: RequestListener, options: { host: string; port: number }): Promise<HttpServer> {
+export async function listen(app: RequestListener, options: { host: string; port: number; idleTimeoutMs?: number }): Promise<HttpServer> {
   let draining = false;
   // Responses not yet started when draining begins, so they can say `Connection: close`.
   const pending = new Set<http.ServerResponse>();
@@ -29,6 +29,11 @@ export async function listen(app: RequestListener, options: { host: string; port
   // connections first and never sends a request into a socket we are closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  // Node's default requestTimeout (300 s for a whole request) would cut a 2 GB SCORM upload on
+  // an ordinary link with a 408. Bound inactivity instead: a connection on which nothing moves
+  // either way for 5 minutes is closed, however long a steady upload takes.
+  server.requestTimeout = 0;
+  server.timeout = options.idleTimeoutMs ?? 300_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

@@ -136,3 +136,39 @@ describe('graceful shutdown', () => {
     expect(await connectionsTo(t.databaseUrl)).toEqual([]);
   });
 });
+
+describe('connection timeouts', () => {
+  it('keeps a slow but steady upload alive and drops a connection on which nothing moves', async () => {
+    t = await startTestApp();
+    const outer = express();
+    outer.post('/test/upload', (req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => { bytes += c.length; });
+      req.on('end', () => res.json({ bytes }));
+    });
+    outer.use(t.app);
+    const server = await listen(outer, { host: '127.0.0.1', port: 0, idleTimeoutMs: 400 });
+    try {
+      // Steady: a chunk every 150 ms for ~1.2 s, three times the idle limit in total.
+      const steady = openRequest(server.address.port, { method: 'POST', path: '/test/upload', headers: { 'content-length': '8' } });
+      for (let i = 0; i < 8; i++) {
+        steady.req.write('x');
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      steady.req.end();
+      const done = await steady.response;
+      expect(done.status).toBe(200);
+      expect(JSON.parse(done.body)).toEqual({ bytes: 8 });
+
+      // Stalled: half a body, then silence.
+      const stalled = openRequest(server.address.port, { method: 'POST', path: '/test/upload', headers: { 'content-length': '8' } });
+      const outcome = stalled.response.then(() => new Error('answered'), (error: Error) => error);
+      stalled.req.write('xxxx');
+      const started = Date.now();
+      expect((await outcome).message).toMatch(/socket hang up|ECONNRESET/);
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await server.close(1_000);
+    }
+  });
+});
