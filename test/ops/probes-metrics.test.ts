@@ -52,6 +52,21 @@ describe('/readyz', () => {
   });
 });
 
+describe('/readyz with the blob store down', () => {
+  it('answers 503 naming the failing check while the database check still passes', async () => {
+    const broken = await startTestApp();
+    try {
+      broken.deps.blobs.close(); // every call now fails with service_unavailable
+      const res = await request(broken.app).get('/readyz');
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ status: 'unavailable', checks: { database: { ok: true }, blob_store: { ok: false, error: 'unreachable' } } });
+      expect((await request(broken.app).get('/healthz')).status).toBe(200);
+    } finally {
+      await broken.close();
+    }
+  });
+});
+
 describe('/metrics', () => {
   it('is served to a loopback client when no token is configured', async () => {
     const res = await request(open.app).get('/metrics');
