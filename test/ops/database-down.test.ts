@@ -121,7 +121,7 @@ describe.each(['refuse', 'blackhole'] as const)('database unreachable (%s)', (mo
     const { value: ready, ms } = await timed(() => request(t.app).get('/readyz'));
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ status: 'unavailable', checks: { database: { ok: false, error: 'unreachable' }, blob_store: { ok: true } } });
-    expect(ms).toBeLessThan(4_000);
+    expect(ms).toBeLessThan(5_000); // the check's own budget is 2 s
     // Liveness does not depend on the database: the process itself is fine.
     expect((await request(t.app).get('/healthz')).status).toBe(200);
   });
@@ -133,7 +133,7 @@ describe.each(['refuse', 'blackhole'] as const)('database unreachable (%s)', (mo
     expect(res.headers['retry-after']).toMatch(/^\d+$/);
     expect(res.body).toMatchObject({ code: 'service_unavailable', status: 503 });
     expect(JSON.stringify(res.body)).not.toMatch(/ECONN|terminated|timeout acquiring|knex/i);
-    expect(ms).toBeLessThan(6_000);
+    expect(ms).toBeLessThan(8_000); // connect timeout 3 s, acquire timeout 5 s
     // A write, and a login (rate limiter + user lookup) as well.
     const write = await request(t.app).post('/api/v1/courses').set('Cookie', cookie).send({ title: 'During the outage' });
     expect(write.status).toBe(503);
