@@ -15,6 +15,7 @@ import { opsRouter } from './ops/routes.js';
 import { xapiRouter } from './xapi/index.js';
 import { lrsStoreEndpoints } from './xapi/auth/routes.js';
 import { lrsAdminEndpoints } from './xapi/admin/routes.js';
+import { packageEndpoints } from './scorm/packages/routes.js';
 import { version } from './version.js';
 
 /** Every endpoint of the REST API under /api/v1, in the order they appear in the OpenAPI document. */
@@ -27,6 +28,7 @@ export const apiEndpoints: readonly AnyEndpoint[] = [
   ...auditEndpoints,
   ...lrsStoreEndpoints,
   ...lrsAdminEndpoints,
+  ...packageEndpoints,
 ];
 
 export interface BuiltApp {

@@ -14,6 +14,7 @@ import { startJobQueue, type JobQueue } from './jobs/index.js';
 import { auditRetentionJob, housekeepingJob } from './jobs/maintenance.js';
 import { systemClock, type AppDeps, type Clock } from './deps.js';
 import { XapiAuthenticator } from './xapi/auth/service.js';
+import { scormImportJob } from './scorm/packages/service.js';
 
 /**
  * JSON lines on stdout (or `destination`, for tests that read what an operator's log shipper
@@ -92,6 +93,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
         definitions: [
           auditRetentionJob({ db, clock, log, retentionDays: config.auditRetentionDays }),
           housekeepingJob({ db, clock }),
+          scormImportJob({ db, blobs, log, clock, config }),
         ],
       });
     }

@@ -17,6 +17,7 @@ export const scopes = [
   'audit:read',
   'tokens:read', 'tokens:write',
   'lrs:read', 'lrs:write',
+  'packages:read', 'packages:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

@@ -19,6 +19,8 @@ export interface PackageModel {
   readonly resources: readonly Resource[];
   /** imsss:sequencingCollection entries by ID, referenced from items' `sequencing.idRef`. */
   readonly sequencingCollection: Readonly<Record<string, Sequencing>>;
+  /** metadata/schemaversion as written ('1.2', 'CAM 1.3', '2004 4th Edition'), when present. */
+  readonly schemaVersion?: string;
 }
 
 export interface Organization {
@@ -39,7 +41,12 @@ export interface Item {
   readonly isVisible: boolean;
   /** identifierref → resource id; absent on cluster items. */
   readonly resourceId?: string;
-  /** The resource's href with xml:base applied and item@parameters appended, relative to the package root. */
+  /**
+   * The resource's href with xml:base applied and item@parameters appended (CAM rules for `?`,
+   * `&`, `#`), relative to the package root. A URL reference: percent-encoded, may carry a query
+   * and a fragment — resolve it against the package's content base URL. An absolute http(s)
+   * URL when the resource lives outside the package.
+   */
   readonly launchUrl?: string;
   readonly parameters?: string;
   /** 'sco' talks to the API; 'asset' does not. */
@@ -54,21 +61,40 @@ export interface Item {
   readonly timeLimitAction?: 'exit,message' | 'exit,no message' | 'continue,message' | 'continue,no message';
   /** adlcp:prerequisites (1.2, aicc_script). */
   readonly prerequisites?: string;
-  /** adlcp:completionThreshold (2004 3rd/4th). */
+  /**
+   * adlcp:completionThreshold (2004 3rd/4th). The 3rd edition's element form
+   * (`<adlcp:completionThreshold>0.8</…>`), which the LMS evaluated against progress_measure, reads
+   * as `{ completedByMeasure: true, minProgressMeasure: 0.8, progressWeight: 1 }`; the 4th
+   * edition's attribute form keeps its own defaults (false, 1.0, 1.0).
+   */
   readonly completionThreshold?: { readonly completedByMeasure: boolean; readonly minProgressMeasure: number; readonly progressWeight: number };
   /** adlnav:presentation/navigationInterface/hideLMSUI tokens. */
   readonly hideLmsUi?: readonly ('continue' | 'previous' | 'exit' | 'exitAll' | 'abandon' | 'abandonAll' | 'suspendAll')[];
   readonly sequencing?: Sequencing;
+  /** adlcp:data/adlcp:map (2004 4th): shared data buffers this item reads/writes (adl.data). */
+  readonly sharedData?: readonly SharedDataMap[];
   readonly children: readonly Item[];
+}
+
+export interface SharedDataMap {
+  readonly targetID: string;
+  /** Defaults true. */
+  readonly readSharedData: boolean;
+  /** Defaults true. */
+  readonly writeSharedData: boolean;
 }
 
 export interface Resource {
   readonly identifier: string;
   readonly type: string;
   readonly scormType: 'sco' | 'asset';
-  /** With xml:base applied, relative to the package root; absent for resources with no launch file. */
+  /**
+   * With xml:base applied, relative to the package root, as a URL reference (percent-encoded,
+   * may carry a query or fragment); an absolute http(s) URL for external resources; absent for
+   * resources with no launch file.
+   */
   readonly href?: string;
-  /** Files listed by the resource (with xml:base applied). */
+  /** Files listed by the resource (with xml:base applied): decoded paths as they appear in the zip. */
   readonly files: readonly string[];
   readonly dependencies: readonly string[];
 }
@@ -145,6 +171,7 @@ export interface RollupRule {
 }
 
 export interface Objective {
+  /** '' when the manifest gave none (allowed only for a primary objective without mapInfo). */
   readonly objectiveID: string;
   readonly satisfiedByMeasure?: boolean;
   readonly minNormalizedMeasure?: number;
@@ -155,6 +182,23 @@ export interface Objective {
     readonly writeSatisfiedStatus?: boolean;
     readonly writeNormalizedMeasure?: boolean;
   }[];
+  /** adlseq:objectives/adlseq:objective/adlseq:mapInfo (2004 4th) for this objective ID. */
+  readonly adlseqMapInfo?: readonly AdlseqMapInfo[];
+}
+
+/** The 4th edition's extended objective map: score, completion and progress, read and written. */
+export interface AdlseqMapInfo {
+  readonly targetObjectiveID: string;
+  readonly readRawScore?: boolean;
+  readonly readMinScore?: boolean;
+  readonly readMaxScore?: boolean;
+  readonly readCompletionStatus?: boolean;
+  readonly readProgressMeasure?: boolean;
+  readonly writeRawScore?: boolean;
+  readonly writeMinScore?: boolean;
+  readonly writeMaxScore?: boolean;
+  readonly writeCompletionStatus?: boolean;
+  readonly writeProgressMeasure?: boolean;
 }
 
 /** One finding of the import's validation report. Errors block the import; warnings do not. */

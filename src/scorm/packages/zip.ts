@@ -1,0 +1,355 @@
+import { crc32 } from 'node:zlib';
+import { Transform, type Readable } from 'node:stream';
+import yauzl from 'yauzl';
+import type { ValidationFinding } from './model.js';
+
+/**
+ * Reading a package zip without trusting it (docs/decisions/0045). Two passes over one open
+ * file: `scanZip` reads only the central directory and judges every entry's name, type,
+ * flags and declared sizes; `openEntry` later inflates one entry while counting the bytes it
+ * really produces, so a header that lies about its size cannot smuggle a bomb past the scan.
+ */
+
+export interface ZipLimits {
+  /** Most entries (files and folders). */
+  readonly maxEntries: number;
+  /** Most bytes all kept entries may inflate to. */
+  readonly maxUncompressedBytes: number;
+  /** Largest inflated ÷ compressed ratio of one entry past `ratioGraceBytes`. */
+  readonly maxRatio: number;
+  /** Entries smaller than this may have any ratio: a 1 KB file of spaces is not a bomb. */
+  readonly ratioGraceBytes: number;
+  /** Longest package-relative path in UTF-8 bytes (the blob key's prefix takes the rest of 1024). */
+  readonly maxPathBytes: number;
+}
+
+export const defaultRatioGraceBytes = 1024 * 1024;
+
+export interface ZipFileEntry {
+  /** Path relative to the package root (after re-rooting), decoded, normalized, `/`-separated. */
+  readonly path: string;
+  /** The name as stored in the zip (decoded). */
+  readonly zipName: string;
+  readonly compressedSize: number;
+  readonly uncompressedSize: number;
+  readonly raw: yauzl.Entry;
+}
+
+export interface ZipScan {
+  readonly findings: ValidationFinding[];
+  /** Files to extract, in central-directory order. Folders and skipped entries are not here. */
+  readonly files: ZipFileEntry[];
+  /** The folder the manifest was found in ('' at the root, or `name/`). */
+  readonly root: string;
+  readonly manifest: ZipFileEntry | undefined;
+  readonly totalUncompressed: number;
+  readonly entryCount: number;
+}
+
+export class ZipOpenError extends Error {}
+
+/** Opens a zip file on disk for random access. Rejects with ZipOpenError when it is not a readable zip. */
+export async function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: false, strictFileNames: false }, (error, zip) => {
+      if (error || !zip) reject(new ZipOpenError(error?.message ?? 'unreadable zip'));
+      else resolve(zip);
+    });
+  });
+}
+
+/** Every central-directory entry, or ZipOpenError when the directory is damaged part-way. */
+async function readEntries(zip: yauzl.ZipFile, maxEntries: number): Promise<{ entries: yauzl.Entry[]; total: number }> {
+  const total = zip.entryCount;
+  // The count comes from the end record; refuse before reading a directory of millions.
+  if (total > maxEntries) return { entries: [], total };
+  return new Promise((resolve, reject) => {
+    const entries: yauzl.Entry[] = [];
+    const onEntry = (entry: yauzl.Entry) => {
+      entries.push(entry);
+      zip.readEntry();
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ entries, total });
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(new ZipOpenError(error.message));
+    };
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+const utf8Flag = 0x0800;
+const encryptedFlag = 0x0001;
+const unixHost = 3;
+const fileTypeMask = 0o170000;
+const symlinkType = 0o120000;
+const infoZipUnicodePath = 0x7075;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const manifestName = 'imsmanifest.xml';
+
+type NameResult = { ok: true; name: string; unflaggedUtf8: boolean } | { ok: false; finding: ValidationFinding };
+
+/**
+ * The entry's name as text. APPNOTE says names are CP437 unless bit 11 says UTF-8, but tools
+ * (macOS Archive Utility, many libraries) write UTF-8 without the flag, and Windows Explorer
+ * writes the local OEM code page; which one a byte string is cannot be known. Valid UTF-8 is
+ * taken as UTF-8 (pure ASCII reads the same everywhere); anything else is refused rather than
+ * guessed, because a wrong guess silently breaks every manifest href to that file.
+ */
+export function decodeEntryName(entry: Pick<yauzl.Entry, 'fileNameRaw' | 'generalPurposeBitFlag' | 'extraFields'>): NameResult {
+  const raw = entry.fileNameRaw;
+  const flagged = (entry.generalPurposeBitFlag & utf8Flag) !== 0;
+  // Info-ZIP's Unicode Path extra field carries a UTF-8 name for a legacy-encoded one; it counts
+  // only while its CRC still matches the legacy name (a later rename would leave it stale).
+  const unicode = entry.extraFields.find((f) => f.id === infoZipUnicodePath);
+  if (unicode && unicode.data.length > 5 && unicode.data[0] === 1 && unicode.data.readUInt32LE(1) === crc32(raw)) {
+    try {
+      return { ok: true, name: strictUtf8.decode(unicode.data.subarray(5)), unflaggedUtf8: false };
+    } catch {
+      // fall through to the header name
+    }
+  }
+  try {
+    const name = strictUtf8.decode(raw);
+    const ascii = raw.every((b) => b < 0x80);
+    return { ok: true, name, unflaggedUtf8: !flagged && !ascii };
+  } catch {
+    const shown = printableBytes(raw);
+    return {
+      ok: false,
+      finding: flagged
+        ? { severity: 'error', code: 'zip_entry_name_invalid_utf8', message: `The entry name ${shown} is flagged as UTF-8 but is not valid UTF-8.`, location: shown }
+        : {
+            severity: 'error', code: 'zip_entry_name_not_utf8', location: shown,
+            message: `The entry name ${shown} is not UTF-8 and the zip does not say which code page it uses, so the manifest's links to it cannot be matched reliably. Re-create the zip with UTF-8 file names (Info-ZIP zip 3, 7-Zip with -mcu=on, or any current packaging tool).`,
+          },
+    };
+  }
+}
+
+function printableBytes(raw: Buffer): string {
+  const latin = raw.toString('latin1').replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return JSON.stringify(latin.slice(0, 200));
+}
+
+type PathResult = { ok: true; path: string; directory: boolean } | { ok: false; finding: ValidationFinding };
+
+/** Judges a decoded name: what could escape the package folder, or could not be stored, is refused. */
+export function normalizeEntryPath(name: string, maxPathBytes: number): PathResult {
+  const at = JSON.stringify(name.slice(0, 300));
+  const fail = (code: string, message: string): PathResult => ({ ok: false, finding: { severity: 'error', code, message, location: name.slice(0, 300) } });
+  if (/[\u0000-\u001f\u007f]/.test(name)) return fail('zip_entry_name_invalid', `The entry name ${at} contains control characters.`);
+  if (name.includes('\\')) {
+    return fail('zip_entry_backslash', `The entry name ${at} uses backslashes; zip names must use "/" as the separator (APPNOTE 4.4.17), and a backslash is also how Windows paths escape a folder. Re-create the zip with a tool that writes "/".`);
+  }
+  if (/^[A-Za-z]:/.test(name)) return fail('zip_entry_drive_letter', `The entry name ${at} starts with a drive letter; entries must be relative paths.`);
+  if (name.startsWith('/')) return fail('zip_entry_absolute_path', `The entry name ${at} is an absolute path; entries must be relative to the package root.`);
+  const segments = name.split('/');
+  if (segments.includes('..')) return fail('zip_entry_escapes_root', `The entry name ${at} contains "..", which would place it outside the package folder.`);
+  const directory = name.endsWith('/');
+  const clean = segments.filter((s) => s !== '' && s !== '.');
+  if (clean.length === 0) {
+    return directory || name === '' ? { ok: true, path: '', directory: true } : fail('zip_entry_name_invalid', `The entry name ${at} names no file.`);
+  }
+  const path = clean.join('/');
+  if (clean.some((s) => Buffer.byteLength(s) > 255)) return fail('zip_entry_name_too_long', `A folder or file name in ${at} is longer than 255 bytes.`);
+  if (Buffer.byteLength(path) > maxPathBytes) return fail('zip_entry_name_too_long', `The entry name ${at} is longer than ${maxPathBytes} bytes.`);
+  return { ok: true, path, directory };
+}
+
+/** True for Unix symlink entries (made on a Unix host with S_IFLNK in the external attributes). */
+export function isSymlink(entry: Pick<yauzl.Entry, 'versionMadeBy' | 'externalFileAttributes'>): boolean {
+  return entry.versionMadeBy >> 8 === unixHost && ((entry.externalFileAttributes >>> 16) & fileTypeMask) === symlinkType;
+}
+
+const compressionNames: Record<number, string> = { 1: 'Shrink', 6: 'Implode', 9: 'Deflate64', 12: 'bzip2', 14: 'LZMA', 93: 'Zstandard', 95: 'XZ', 98: 'PPMd', 99: 'AES encryption' };
+
+/**
+ * Judges every entry from the central directory alone, before a byte is inflated. Entries are
+ * reported all at once (not only the first problem), so a vendor fixes a package in one pass.
+ */
+export async function scanZip(zip: yauzl.ZipFile, limits: ZipLimits): Promise<ZipScan> {
+  const findings: ValidationFinding[] = [];
+  const { entries, total } = await readEntries(zip, limits.maxEntries);
+  if (total > limits.maxEntries) {
+    findings.push({ severity: 'error', code: 'zip_too_many_entries', message: `The zip holds ${total} entries; at most ${limits.maxEntries} are accepted.` });
+    return { findings, files: [], root: '', manifest: undefined, totalUncompressed: 0, entryCount: total };
+  }
+
+  interface Candidate { readonly path: string; readonly zipName: string; readonly raw: yauzl.Entry }
+  const candidates: Candidate[] = [];
+  const seen = new Map<string, string>();
+  const seenFolded = new Map<string, string>();
+  let unflagged = 0;
+  let macMetadata = 0;
+  for (const entry of entries) {
+    const decoded = decodeEntryName(entry);
+    if (!decoded.ok) {
+      findings.push(decoded.finding);
+      continue;
+    }
+    if (decoded.unflaggedUtf8) unflagged++;
+    const normalized = normalizeEntryPath(decoded.name, limits.maxPathBytes);
+    if (!normalized.ok) {
+      findings.push(normalized.finding);
+      continue;
+    }
+    if (isSymlink(entry)) {
+      findings.push({ severity: 'error', code: 'zip_entry_symlink', location: decoded.name, message: `The entry "${decoded.name}" is a symbolic link; links could point outside the package and are not accepted. Replace it with the file itself.` });
+      continue;
+    }
+    if (normalized.directory) continue;
+    // Finder's resource forks: never content, and their names collide with the real files'.
+    if (normalized.path === '__MACOSX' || normalized.path.startsWith('__MACOSX/')) {
+      macMetadata++;
+      continue;
+    }
+    if ((entry.generalPurposeBitFlag & encryptedFlag) !== 0) {
+      findings.push({ severity: 'error', code: 'zip_entry_encrypted', location: decoded.name, message: `The entry "${decoded.name}" is encrypted; packages must be zipped without a password.` });
+      continue;
+    }
+    if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) {
+      const method = compressionNames[entry.compressionMethod] ?? `method ${entry.compressionMethod}`;
+      findings.push({ severity: 'error', code: 'zip_entry_unsupported_compression', location: decoded.name, message: `The entry "${decoded.name}" is compressed with ${method}; only Store and Deflate are accepted (what every SCORM tool and LMS reads).` });
+      continue;
+    }
+    const previous = seen.get(normalized.path);
+    if (previous !== undefined) {
+      findings.push({ severity: 'error', code: 'zip_entry_duplicate', location: decoded.name, message: `The zip holds "${normalized.path}" more than once; which copy is meant cannot be known.` });
+      continue;
+    }
+    seen.set(normalized.path, decoded.name);
+    const folded = normalized.path.toLowerCase();
+    const clash = seenFolded.get(folded);
+    if (clash !== undefined) {
+      findings.push({ severity: 'warning', code: 'zip_entry_case_duplicate', location: normalized.path, message: `"${normalized.path}" and "${clash}" differ only in letter case; both are kept, but they collide when the package is unzipped on Windows or macOS.` });
+    } else {
+      seenFolded.set(folded, normalized.path);
+    }
+    candidates.push({ path: normalized.path, zipName: decoded.name, raw: entry });
+  }
+  if (unflagged > 0) {
+    findings.push({ severity: 'warning', code: 'zip_names_unflagged_utf8', message: `${unflagged} entry name(s) are UTF-8 without the zip's UTF-8 flag; they were read as UTF-8.` });
+  }
+  if (macMetadata > 0) {
+    findings.push({ severity: 'warning', code: 'zip_macos_metadata_skipped', message: `${macMetadata} macOS metadata entr${macMetadata === 1 ? 'y' : 'ies'} (__MACOSX/) were skipped.` });
+  }
+
+  // The manifest at the root, or one folder down (zipping the folder rather than its contents).
+  let root = '';
+  let manifestCandidate = candidates.find((c) => c.path === manifestName);
+  if (!manifestCandidate) {
+    const nested = candidates.filter((c) => /^[^/]+\/imsmanifest\.xml$/.test(c.path));
+    if (nested.length === 1) {
+      manifestCandidate = nested[0]!;
+      root = manifestCandidate.path.slice(0, -manifestName.length);
+      findings.push({ severity: 'warning', code: 'manifest_nested', location: manifestCandidate.path, message: `imsmanifest.xml is in the folder "${root}" rather than at the root of the zip (the folder was zipped instead of its contents); the package was read from that folder.` });
+    } else if (nested.length > 1) {
+      findings.push({ severity: 'error', code: 'manifest_ambiguous', message: `There is no imsmanifest.xml at the root of the zip but several one folder down (${nested.map((c) => c.path).join(', ')}); zip one package at a time with its imsmanifest.xml at the root.` });
+    } else {
+      const wrongCase = candidates.find((c) => c.path.split('/').pop()!.toLowerCase() === manifestName);
+      findings.push({
+        severity: 'error', code: 'manifest_missing',
+        message: wrongCase
+          ? `No imsmanifest.xml at the root of the zip; found "${wrongCase.path}" — the name must be exactly imsmanifest.xml (lower case) and sit at the root of the zip.`
+          : 'No imsmanifest.xml at the root of the zip: this is not a SCORM package (or the files were zipped from the wrong folder).',
+      });
+    }
+  }
+
+  const files: ZipFileEntry[] = [];
+  let outside = 0;
+  let totalUncompressed = 0;
+  for (const c of candidates) {
+    if (root && !c.path.startsWith(root)) {
+      outside++;
+      continue;
+    }
+    const path = c.path.slice(root.length);
+    const { compressedSize, uncompressedSize } = c.raw;
+    if (uncompressedSize > limits.ratioGraceBytes && uncompressedSize / Math.max(compressedSize, 1) > limits.maxRatio) {
+      findings.push({ severity: 'error', code: 'zip_entry_ratio_exceeded', location: c.zipName, message: `The entry "${c.zipName}" inflates ${compressedSize} bytes to ${uncompressedSize} (ratio ${Math.round(uncompressedSize / Math.max(compressedSize, 1))}:1, limit ${limits.maxRatio}:1): rejected as a likely zip bomb.` });
+      continue;
+    }
+    totalUncompressed += uncompressedSize;
+    files.push({ path, zipName: c.zipName, compressedSize, uncompressedSize, raw: c.raw });
+  }
+  if (outside > 0) {
+    findings.push({ severity: 'warning', code: 'zip_entries_outside_root', message: `${outside} entr${outside === 1 ? 'y lies' : 'ies lie'} outside the folder "${root}" that holds the manifest and were skipped.` });
+  }
+  if (totalUncompressed > limits.maxUncompressedBytes) {
+    findings.push({ severity: 'error', code: 'zip_too_large_uncompressed', message: `The zip's files add up to ${totalUncompressed} bytes inflated; at most ${limits.maxUncompressedBytes} are accepted.` });
+  }
+  const manifest = manifestCandidate ? files.find((f) => f.raw === manifestCandidate.raw) : undefined;
+  return { findings, files, root, manifest, totalUncompressed, entryCount: total };
+}
+
+/** Raised while inflating when the bytes contradict the header or pass a limit. */
+export class ZipEntryError extends Error {
+  constructor(readonly finding: ValidationFinding) {
+    super(finding.message);
+  }
+}
+
+/**
+ * Inflates one entry, counting the bytes that actually come out: more than the header declared,
+ * or more than the package's remaining budget, fails the stream at once (yauzl checks the
+ * declared size too; the count here does not depend on it). `budget` is shared by all entries.
+ */
+export async function openEntry(zip: yauzl.ZipFile, entry: ZipFileEntry, budget: { remaining: number }): Promise<Readable> {
+  const source = await new Promise<Readable>((resolve, reject) => {
+    zip.openReadStream(entry.raw, (error, stream) => {
+      if (error || !stream) reject(new ZipEntryError({ severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" cannot be read: ${error?.message ?? 'no data'}.` }));
+      else resolve(stream);
+    });
+  });
+  let produced = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      produced += chunk.length;
+      budget.remaining -= chunk.length;
+      if (produced > entry.uncompressedSize) {
+        done(new ZipEntryError({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" inflates to more than the ${entry.uncompressedSize} bytes its header declares: rejected as a zip bomb.` }));
+        return;
+      }
+      if (budget.remaining < 0) {
+        done(new ZipEntryError({ severity: 'error', code: 'zip_too_large_uncompressed', location: entry.zipName, message: 'The package inflates to more bytes than the configured limit: rejected as a zip bomb.' }));
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  source.on('error', (error: Error) => {
+    counter.destroy(error instanceof ZipEntryError ? error : new ZipEntryError(translateInflateError(entry, error)));
+  });
+  return source.pipe(counter);
+}
+
+function translateInflateError(entry: ZipFileEntry, error: Error): ValidationFinding {
+  if (/too many bytes|not enough bytes/i.test(error.message)) {
+    return { severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" does not inflate to the ${entry.uncompressedSize} bytes its header declares (${error.message}).` };
+  }
+  return { severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" is damaged: ${error.message}.` };
+}
+
+/** Reads a small entry (the manifest) whole, refusing anything past `maxBytes`. */
+export async function readEntry(zip: yauzl.ZipFile, entry: ZipFileEntry, maxBytes: number): Promise<Buffer> {
+  if (entry.uncompressedSize > maxBytes) {
+    throw new ZipEntryError({ severity: 'error', code: 'manifest_too_large', location: entry.zipName, message: `"${entry.zipName}" is ${entry.uncompressedSize} bytes; at most ${maxBytes} are read.` });
+  }
+  const stream = await openEntry(zip, entry, { remaining: maxBytes });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
