@@ -100,8 +100,7 @@ describe.each(versions)('Concurrency, X-Experience-API-Version %s', (v) => {
       it(`PUT without If-Match or If-None-Match over an existing document ${strict ? 'is 409 with an explanation and changes nothing' : 'replaces it: State is exempt in 1.0.3'} (${section(v, r.name === 'State' ? '3.1.s3' : '3.1.s4.b13-b15')})`, async () => {
         const params = r.params();
         const original = documentBody();
-        // Creating needs no header: the rule is about documents that already exist.
-        await lrs().put(r.path, params, original).expect(204);
+        await lrs().put(r.path, params, original, createOnly).expect(204);
         const replacement = documentBody();
         const res = await lrs().put(r.path, params, replacement);
         if (!strict) {
@@ -115,6 +114,21 @@ describe.each(versions)('Concurrency, X-Experience-API-Version %s', (v) => {
         expect((await lrs().get(r.path, params)).body).toEqual(original);
         // POST (a merge) still needs no header.
         await lrs().post(r.path, params, { merged: true }).expect(204);
+      });
+
+      const mustCarryHeader = v === '1.0.3' && r.name !== 'State';
+      it(`PUT without If-Match or If-None-Match that would create a document ${mustCarryHeader ? 'is 400: a client MUST send one for profiles' : 'creates it'} (${section(v, mustCarryHeader ? '3.1.s3.b1' : '3.1.s3')})`, async () => {
+        const params = r.params();
+        const doc = documentBody();
+        const res = await lrs().put(r.path, params, doc);
+        if (mustCarryHeader) {
+          expect(res.status).toBe(400);
+          expect(res.body.detail).toMatch(/If-None-Match/);
+          await lrs().get(r.path, params).expect(404);
+          return;
+        }
+        expect(res.status).toBe(204);
+        expect((await lrs().get(r.path, params)).body).toEqual(doc);
       });
     });
   }

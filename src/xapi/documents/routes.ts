@@ -78,7 +78,7 @@ async function handle(deps: XapiResourceDeps, spec: ResourceSpec, method: Docume
         contentType: req.get('content-type'),
         agent: params.agent,
         preconditions,
-        requireConditionalPut: spec.kind !== 'state' || ctx.version === '2.0.0',
+        unconditionalPut: ctx.version === '2.0.0' ? 'create-only' : spec.kind === 'state' ? 'allowed' : 'forbidden',
       });
       // The new ETag lets a client chain the next conditional write without a GET.
       res.setHeader('ETag', quoteEtag(etag));

@@ -49,12 +49,18 @@ export interface WriteInput {
   readonly contentType: string | undefined;
   readonly agent: Record<string, unknown> | null;
   readonly preconditions: Preconditions;
-  /**
-   * Whether a PUT over an existing document must carry If-Match or If-None-Match (else 409).
-   * True for both profile resources; for State only under xAPI 2.0 (see decision 0042).
-   */
-  readonly requireConditionalPut: boolean;
+  /** What a PUT carrying neither If-Match nor If-None-Match may do (decision 0042). */
+  readonly unconditionalPut: UnconditionalPut;
 }
+
+/**
+ * - `allowed`: create or replace (State under 1.0.x, Part 3 §3.1.s3).
+ * - `create-only`: create; over an existing document 409 (everything under 2.0, ADL suite 4.1.4).
+ * - `forbidden`: over an existing document 409 (§3.1.s4.b13), otherwise 400 — the client MUST send
+ *   one of the headers (§3.1.s3.b1; Activity and Agent Profiles under 1.0.x, as the ADL 1.0.3
+ *   suite tests it).
+ */
+export type UnconditionalPut = 'allowed' | 'create-only' | 'forbidden';
 
 export function documentEtag(content: Buffer): string {
   return createHash('sha1').update(content).digest('hex');
@@ -128,6 +134,11 @@ function putConflict(): AppError {
     + 'or If-None-Match: * to create a document only if none exists (xAPI Part 3 §3.1).');
 }
 
+function preconditionMissing(): AppError {
+  return new AppError('bad_request', 'A PUT to this resource must carry If-Match (with the ETag of the document it replaces) '
+    + 'or If-None-Match: * (to create it only if none exists) (xAPI 1.0.3 Part 3 §3.1.s3.b1).');
+}
+
 /**
  * PUT (replace) or POST (merge, or create when absent) one document. Returns the new ETag.
  * Blob writes happen inside the transaction (so a failed precondition uploads nothing) and
@@ -145,7 +156,10 @@ export async function writeDocument(deps: DocumentDeps, mode: 'PUT' | 'POST', id
       const existing = await repo.findDocument(tx, id);
       const failed = failedPrecondition(input.preconditions, existing?.etag);
       if (failed) throw preconditionFailed(failed, existing !== undefined);
-      if (mode === 'PUT' && existing && input.requireConditionalPut && !hasPreconditions(input.preconditions)) throw putConflict();
+      if (mode === 'PUT' && !hasPreconditions(input.preconditions) && input.unconditionalPut !== 'allowed') {
+        if (existing) throw putConflict();
+        if (input.unconditionalPut === 'forbidden') throw preconditionMissing();
+      }
 
       let content = input.body;
       let contentType = input.contentType?.trim() || 'application/octet-stream';
