@@ -12,12 +12,16 @@ import type { Knex } from 'knex';
  *
  * Indexes used by queries skip voided statements (they are partial on `not voided`): a voided
  * statement is reachable only through its id (the unique index).
+ *
+ * No foreign keys to lrs_stores: every inserted row would take a KEY SHARE lock on the same
+ * store row, and concurrent batches would serialize on its multixact. A trigger on
+ * lrs_stores removes a deleted store's LRS rows instead (docs/decisions/0031).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     create table xapi_statements (
       seq bigint generated always as identity primary key,
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       id uuid not null,
       -- Microseconds, though statements show milliseconds: the order and the consistency bound
       -- need the exact instant (see docs/decisions/0032).
@@ -36,7 +40,10 @@ export async function up(knex: Knex): Promise<void> {
       -- The credential that wrote it: statements/read/mine narrows reads to these.
       credential_id uuid,
       version text not null,
-      statement jsonb not null,
+      -- The statement as stored and returned (exact format). json, not jsonb: it is written
+      -- once and returned as is, so the LRS keeps the text and skips jsonb's parse/print on
+      -- every write and read; queries use the extracted columns (cast to jsonb for ad-hoc SQL).
+      statement json not null,
       constraint xapi_statements_store_id_id_unique unique (store_id, id)
     )`);
   await knex.raw('create index xapi_statements_stored on xapi_statements (store_id, stored, seq) where not voided');
@@ -51,7 +58,7 @@ export async function up(knex: Knex): Promise<void> {
   // contextAgents/contextGroups, authority, parts of a SubStatement).
   await knex.raw(`
     create table xapi_statement_agents (
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       agent_key text not null,
       stored timestamptz not null,
       seq bigint not null,
@@ -64,7 +71,7 @@ export async function up(knex: Knex): Promise<void> {
   // a context activity or part of a SubStatement.
   await knex.raw(`
     create table xapi_statement_activities (
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       activity_id text not null,
       stored timestamptz not null,
       seq bigint not null,
@@ -77,7 +84,7 @@ export async function up(knex: Knex): Promise<void> {
   // what the LRS knows of them. Content-addressed, so shared by every statement citing it.
   await knex.raw(`
     create table xapi_attachments (
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       sha2 text not null,
       content_type text not null,
       length bigint not null,
@@ -88,7 +95,7 @@ export async function up(knex: Knex): Promise<void> {
   // Canonical Activity definitions (1.0.3 Part 3 §2.5), merged from statements.
   await knex.raw(`
     create table xapi_activities (
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       activity_id text not null,
       definition jsonb,
       -- False while only credentials without the define scope have described it.
@@ -109,6 +116,21 @@ export async function up(knex: Knex): Promise<void> {
       end
     $$`);
 
+  await knex.raw(`
+    create function xapi_delete_store_rows() returns trigger
+    language plpgsql as $$
+    begin
+      delete from xapi_statement_agents where store_id = old.id;
+      delete from xapi_statement_activities where store_id = old.id;
+      delete from xapi_statements where store_id = old.id;
+      delete from xapi_attachments where store_id = old.id;
+      delete from xapi_activities where store_id = old.id;
+      delete from xapi_agents where store_id = old.id;
+      return old;
+    end
+    $$`);
+  await knex.raw('create trigger lrs_stores_delete_xapi after delete on lrs_stores for each row execute function xapi_delete_store_rows()');
+
   // Lets a statement batch be written in one autocommit round trip: the write aborts (and so
   // stores nothing) when an id already exists, and the service retries in a transaction that
   // compares the statements (see statements/repository.ts).
@@ -127,7 +149,7 @@ export async function up(knex: Knex): Promise<void> {
   // agents resource (1.0.3 Part 3 §2.4).
   await knex.raw(`
     create table xapi_agents (
-      store_id uuid not null references lrs_stores (id) on delete cascade,
+      store_id uuid not null,
       agent_key text not null,
       name text not null default '',
       ifi jsonb not null,
@@ -136,6 +158,8 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.raw('drop trigger if exists lrs_stores_delete_xapi on lrs_stores');
+  await knex.raw('drop function if exists xapi_delete_store_rows()');
   await knex.raw('drop function if exists xapi_merge_definition(jsonb, jsonb)');
   await knex.raw('drop function if exists xapi_abort_on_conflict(bigint)');
   for (const table of ['xapi_agents', 'xapi_activities', 'xapi_attachments', 'xapi_statement_activities', 'xapi_statement_agents', 'xapi_statements']) {

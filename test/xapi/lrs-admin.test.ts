@@ -106,6 +106,20 @@ describe('LRS admin API', () => {
     expect(JSON.stringify(entry)).not.toContain(who.mbox);
   });
 
+  it('deleting a store removes its statements, relation rows, activities and identities (and only its own)', async () => {
+    const admin = await t.login();
+    const store = await admin.post('/api/v1/lrs/stores').send({ name: `Doomed ${randomUUID()}` });
+    const cred = await admin.post(`/api/v1/lrs/stores/${store.body.id}/credentials`).send({ name: 'w', scopes: ['all'] });
+    const doomed = client(t, '2.0.0', { key: cred.body.key, secret: cred.body.secret });
+    expect((await doomed.post('/xapi/statements').send([statement(), statement()])).status).toBe(200);
+    const [survivor] = await post(statement());
+    const tables = ['xapi_statements', 'xapi_statement_agents', 'xapi_statement_activities', 'xapi_activities', 'xapi_agents'];
+    for (const table of tables) expect((await t.deps.db(table).where({ store_id: store.body.id })).length, table).toBeGreaterThan(0);
+    expect((await admin.delete(`/api/v1/lrs/stores/${store.body.id}`)).status).toBe(204);
+    for (const table of tables) expect(await t.deps.db(table).where({ store_id: store.body.id }), table).toEqual([]);
+    expect((await xapi().get(`/xapi/statements?statementId=${survivor}`)).status).toBe(200);
+  });
+
   it('is for admins only and 404s another tenant\'s or an unknown store', async () => {
     const admin = await t.login();
     const learner = await createUser(admin, 'learner');

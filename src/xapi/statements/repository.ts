@@ -73,19 +73,27 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     ? `do update set definition = xapi_merge_definition(xapi_activities.definition, excluded.definition), trusted = true, updated_at = now()
        where not xapi_activities.trusted or xapi_activities.definition is distinct from xapi_merge_definition(xapi_activities.definition, excluded.definition)`
     : 'do nothing';
-  const sql = `
+  // $1 store, $2 credential, $3 trusted, $4 abort on conflict, $5..$10 JSON record sets.
+  const text = `
     with tx as materialized (select pg_current_xact_id() as xid),
-    clock as materialized (select clock_timestamp() as stored from tx),
+    clock as materialized (
+      select clock_timestamp() as stored, to_char(clock_timestamp() at time zone 'UTC', ${isoMillis}) as stored_text from tx
+    ),
     input as materialized (
-      select * from json_to_recordset(?::json) as x(n int, id uuid, v text, a text, k text, o text, r uuid, x uuid, ver text, ts timestamptz, vb boolean, b jsonb)
+      select * from json_to_recordset($5::json) as x(n int, id uuid, v text, a text, k text, o text, r uuid, x uuid, ver text, ts timestamptz, vb boolean, b json)
+    ),
+    -- Statements of the batch that a voiding statement stored earlier already targets.
+    voided_early as materialized (
+      select distinct p.voids as id from input i join xapi_statements p on p.store_id = $1 and p.voids = i.id where p.voids is not null
     ),
     ins as (
       insert into xapi_statements (store_id, id, stored, "timestamp", verb_id, actor_key, object_kind, object_id, registration, voided, voids, credential_id, version, statement)
-      select :store, i.id, c.stored, coalesce(i.ts, c.stored), i.v, i.a, i.k, i.o, i.r,
-        i.x is null and (i.vb or exists (select 1 from xapi_statements p where p.store_id = :store and p.voids = i.id)),
-        i.x, :credential, i.ver,
-        i.b || jsonb_build_object('stored', to_char(c.stored at time zone 'UTC', ${isoMillis}))
-            || case when i.ts is null then jsonb_build_object('timestamp', to_char(c.stored at time zone 'UTC', ${isoMillis})) else '{}'::jsonb end
+      select $1, i.id, c.stored, coalesce(i.ts, c.stored), i.v, i.a, i.k, i.o, i.r,
+        i.x is null and (i.vb or i.id in (select id from voided_early)),
+        i.x, $2, i.ver,
+        -- The client's JSON with the LRS's stored (and timestamp when absent) appended.
+        (left(i.b::text, -1) || ',"stored":"' || c.stored_text || '"'
+          || case when i.ts is null then ',"timestamp":"' || c.stored_text || '"' else '' end || '}')::json
       from input i cross join clock c
       order by i.n
       on conflict (store_id, id) do nothing
@@ -93,47 +101,43 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     ),
     agent_rows as (
       insert into xapi_statement_agents (store_id, agent_key, stored, seq, direct)
-      select :store, r.k, ins.stored, ins.seq, r.d from json_to_recordset(?::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
+      select $1, r.k, ins.stored, ins.seq, r.d from json_to_recordset($6::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
     ),
     activity_rows as (
       insert into xapi_statement_activities (store_id, activity_id, stored, seq, direct)
-      select :store, r.k, ins.stored, ins.seq, r.d from json_to_recordset(?::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
+      select $1, r.k, ins.stored, ins.seq, r.d from json_to_recordset($7::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
     ),
     attachment_rows as (
       insert into xapi_attachments (store_id, sha2, content_type, length)
-      select :store, a.sha2, a.content_type, a.length from json_to_recordset(?::json) as a(sha2 text, content_type text, length bigint)
+      select $1, a.sha2, a.content_type, a.length from json_to_recordset($8::json) as a(sha2 text, content_type text, length bigint)
       on conflict (store_id, sha2) do nothing
     ),
     definition_rows as (
       insert into xapi_activities (store_id, activity_id, definition, trusted)
-      select :store, d.id, d.definition, :trusted from json_to_recordset(?::json) as d(id text, definition jsonb)
+      select $1, d.id, d.definition, $3 from json_to_recordset($9::json) as d(id text, definition jsonb)
       where exists (select 1 from ins)
       order by d.id
       on conflict (store_id, activity_id) ${definitionConflict}
     ),
     identity_rows as (
       insert into xapi_agents (store_id, agent_key, name, ifi)
-      select :store, g.k, g.n, g.f from json_to_recordset(?::json) as g(k text, n text, f jsonb)
+      select $1, g.k, g.n, g.f from json_to_recordset($10::json) as g(k text, n text, f jsonb)
       where exists (select 1 from ins)
       on conflict do nothing
     )
     ${hasVoiding ? `, voiding as (
       update xapi_statements t set voided = true
       from input i join ins on ins.id = i.id
-      where i.x is not null and t.store_id = :store and t.id = i.x and t.voids is null and not t.voided
+      where i.x is not null and t.store_id = $1 and t.id = i.x and t.voids is null and not t.voided
     )` : ''}
-    select xapi_abort_on_conflict(case when :abort then (select count(*) from input) - (select count(*) from ins) else 0 end) as ok,
+    select xapi_abort_on_conflict(case when $4 then (select count(*) from input) - (select count(*) from ins) else 0 end) as ok,
       (select coalesce(json_agg(ins.id), '[]'::json) from ins) as inserted,
-      (select to_char(stored at time zone 'UTC', ${isoMillis}) from clock) as stored`;
-  const bindings = {
-    store: batch.storeId,
-    credential: batch.credentialId,
-    trusted: batch.trusted,
-    abort: batch.abortOnConflict,
-  };
-  // knex cannot mix positional and named bindings; number the JSON parameters by position
-  // inside a named-binding query.
-  const positional = [
+      (select stored_text from clock) as stored`;
+  const values = [
+    batch.storeId,
+    batch.credentialId,
+    batch.trusted,
+    batch.abortOnConflict,
     JSON.stringify(statements),
     JSON.stringify(agents),
     JSON.stringify(activities),
@@ -141,13 +145,25 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     JSON.stringify(batch.definitions),
     JSON.stringify(batch.identities.map((g) => ({ k: g.key, n: g.name, f: g.ifi }))),
   ];
-  let index = 0;
-  const named = sql.replace(/\?::json/g, () => `:p${index++}::json`);
-  const params: Record<string, unknown> = { ...bindings };
-  positional.forEach((value, i) => { params[`p${i}`] = value; });
-  const result = await db.raw(named, params);
-  const row = (result as { rows: Array<{ inserted: string[]; stored: string }> }).rows[0]!;
+  // A named (prepared) statement: PostgreSQL parses and plans this CTE once per connection.
+  const rows = await preparedQuery<{ inserted: string[]; stored: string }>(db, `xapi_insert_batch_${batch.trusted ? 't' : 'u'}${hasVoiding ? 'v' : ''}`, text, values);
+  const row = rows[0]!;
   return { inserted: new Set(row.inserted), stored: row.stored };
+}
+
+interface PgConnection {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** Runs a named prepared statement on the pool (or the transaction's connection). */
+async function preparedQuery<Row>(db: Queryable, name: string, text: string, values: unknown[]): Promise<Row[]> {
+  const client = db.client as unknown as { acquireConnection(): Promise<PgConnection>; releaseConnection(connection: PgConnection): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    return (await connection.query({ name, text, values })).rows as Row[];
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 export interface StoredStatementRow {
@@ -186,11 +202,10 @@ export async function findStatement(db: Queryable, storeId: string, id: string, 
  * taking their xid, so a writer not yet listed here will store a later instant.
  */
 export async function consistentThrough(db: Queryable): Promise<string> {
-  const result = await db.raw(
+  const rows = await preparedQuery<{ at: string }>(db, 'xapi_consistent_through',
     `select to_char(least(clock_timestamp(), min(xact_start)) at time zone 'UTC', ${isoMicros}) as at
-     from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()`,
-  );
-  return (result as { rows: Array<{ at: string }> }).rows[0]!.at;
+     from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()`, []);
+  return rows[0]!.at;
 }
 
 export interface StatementQuery {
