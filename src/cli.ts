@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { migrateLatest, migrationStatus, rollbackAll } from './db/migrate.js';
@@ -115,7 +116,8 @@ async function run(): Promise<number> {
     console.error(error.message);
     return exit.config;
   }
-  const log = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  // Logs go to stderr: stdout carries the command's own output (a generated password, a status list).
+  const log = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   const runtime = await startRuntime(config, log, { jobs: false, migrate: false, attachToRunningDatabase: true });
   try {
     return await action({ db: runtime.deps.db, clock: runtime.deps.clock });

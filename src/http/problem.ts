@@ -58,9 +58,13 @@ export function normalizeError(error: unknown): AppError {
 
 /** Error pipeline: normalize → log (5xx with the cause, 4xx at debug) → render. */
 export function problemMiddleware(log: Logger): ErrorRequestHandler {
-  return (error: unknown, req, res, next) => {
+  return (error: unknown, req, res, _next) => {
     if (res.headersSent) {
-      next(error);
+      // Too late for a problem document: cut the connection so the client sees a truncated
+      // response rather than a complete-looking one (Express's fallback would do the same,
+      // but print the stack to stderr outside the JSON log).
+      log.error({ err: error, requestId: req.requestId }, 'request failed after the response had started');
+      res.destroy();
       return;
     }
     const appError = normalizeError(error);
