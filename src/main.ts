@@ -50,6 +50,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A bug that escapes every handler leaves the process in an unknown state: record it in the
+  // JSON log and exit, so the supervisor restarts a clean process (the embedded PostgreSQL gets
+  // its fast-shutdown request from the exit hook).
+  const fatal = (kind: string) => (error: unknown) => {
+    log.fatal({ err: error }, kind);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
   const runtime = await startRuntime(config, log, { jobs: true });
   let server;
