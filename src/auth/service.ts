@@ -68,7 +68,10 @@ export async function switchTenant(db: Queryable, principal: Principal, tenantRe
   const isUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(tenantRef);
   const tenant = isUuid ? await findTenant(db, tenantRef) : await findTenantBySlug(db, tenantRef);
   if (!tenant) throw new AppError('not_found', `Tenant ${tenantRef} not found`);
-  return { ...principal, tenantId: tenant.id };
+  // A tenant that demands MFA of its admins demands it of operators acting in it too.
+  const enrollmentRequired = principal.mfaEnrollmentRequired
+    || (tenant.require_mfa_for_admins && principal.via === 'session' && principal.mfa !== 'verified');
+  return { ...principal, tenantId: tenant.id, mfaEnrollmentRequired: enrollmentRequired };
 }
 
 export interface LoginResult {

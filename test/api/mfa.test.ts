@@ -269,6 +269,17 @@ describe('tenant policy: MFA required for admins', () => {
   });
 });
 
+describe('tenant policy and the system administrator', () => {
+  it('requires MFA of an operator acting inside a tenant that requires it of its admins', async () => {
+    const system = await admin();
+    const slug = `strict-${Date.now().toString(36)}`;
+    expect((await system.post('/api/v1/tenants').send({ slug, name: 'Strict', require_mfa_for_admins: true })).status).toBe(201);
+    expectProblem(await system.get('/api/v1/users').set('Cairn-Tenant', slug), 403, 'mfa_enrollment_required');
+    // At home, where the policy is off, nothing changes.
+    expect((await system.get('/api/v1/users')).status).toBe(200);
+  });
+});
+
 describe('admin reset of a user\'s MFA', () => {
   it('removes the enrollment, ends the user\'s sessions and lets them log in with the password alone', async () => {
     const system = await admin();
