@@ -67,6 +67,15 @@ describe.each(versions)('Document merge, X-Experience-API-Version %s', (v) => {
         expect((await lrs().get(r.path, params)).body).toEqual(original);
       });
 
+      it(`POST with Content-Type application/json that is not a JSON object is 400 even when no document exists yet, and stores nothing (${section(v, '2.2.s8.b1')}, ADL XAPI-00314)`, async () => {
+        for (const body of [`${JSON.stringify(documentBody())}[`, '[1,2]', '7']) {
+          const params = r.params();
+          const res = await lrs().post(r.path, params, body, { 'Content-Type': 'application/json' });
+          expect(res.status, body).toBe(400);
+          await lrs().get(r.path, params).expect(404);
+        }
+      });
+
       it(`POST onto a stored application/json document that is not a JSON object is 400 (${section(v, '2.2.s8.b1')})`, async () => {
         const params = r.params();
         await lrs().put(r.path, params, '[1,2,3]', { 'Content-Type': 'application/json', ...createOnly }).expect(204);

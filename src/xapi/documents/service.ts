@@ -148,6 +148,12 @@ export async function writeDocument(deps: DocumentDeps, mode: 'PUT' | 'POST', id
   const uploaded: string[] = [];
   let kept: string | null = null;
   let freed: string[] = [];
+  // A POST is the JSON-object procedure of §2.2.s7: a body labelled application/json must be a
+  // JSON object even when there is nothing to merge it with yet (ADL XAPI-00314).
+  const postedJson = mode === 'POST' && isJsonContentType(input.contentType) ? parseJsonObject(input.body) : undefined;
+  if (mode === 'POST' && isJsonContentType(input.contentType) && !postedJson) {
+    throw new AppError('bad_request', 'A POST with Content-Type application/json must carry a JSON object; this body is not one (malformed JSON, not UTF-8, or an array or scalar). Use PUT to store other content (xAPI Part 3 §2.2.s8).');
+  }
   try {
     const result = await withTransaction(deps.db, async (tx) => {
       kept = null;
@@ -164,14 +170,12 @@ export async function writeDocument(deps: DocumentDeps, mode: 'PUT' | 'POST', id
       let content = input.body;
       let contentType = input.contentType?.trim() || 'application/octet-stream';
       if (mode === 'POST' && existing) {
-        if (!isJsonContentType(existing.content_type) || !isJsonContentType(input.contentType)) {
+        if (!isJsonContentType(existing.content_type) || !postedJson) {
           throw new AppError('bad_request', `POST merges JSON documents only: the stored document is ${existing.content_type} and the posted one is ${input.contentType ?? 'untyped'}; both must be application/json. Use PUT to replace it (xAPI Part 3 §2.2.s8).`);
         }
-        const posted = parseJsonObject(input.body);
-        if (!posted) throw new AppError('bad_request', 'POST merges JSON objects only: the posted body is not a JSON object. Use PUT to replace the document (xAPI Part 3 §2.2.s8).');
         const stored = parseJsonObject(await storedContent(deps, existing));
         if (!stored) throw new AppError('bad_request', 'POST merges JSON objects only: the stored document is not a JSON object. Use PUT to replace it (xAPI Part 3 §2.2.s8).');
-        content = mergeJson(stored, posted);
+        content = mergeJson(stored, postedJson);
         contentType = existing.content_type;
       }
 
