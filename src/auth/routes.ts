@@ -11,6 +11,8 @@ import { assertPasswordPolicy, hashPassword, verifyPassword } from './passwords.
 import { isTenantAdmin, scopes } from './principal.js';
 import * as repo from './repository.js';
 import * as service from './service.js';
+import { readCookie } from './middleware.js';
+import { sha256Hex } from './tokens.js';
 
 export function sessionCookieOptions(config: Config, expires?: Date): CookieOptions {
   return {
@@ -69,8 +71,11 @@ export const authEndpoints: AnyEndpoint[] = [
       tenant: Type.Optional(Type.String({ maxLength: 100, description: 'Tenant slug; defaults to `default`.' })),
     }, { additionalProperties: false }),
     responses: { 200: { description: 'Logged in', schema: SessionInfo } },
-    async handler({ deps, body, request, reply }) {
+    async handler({ deps, body, request, reply, req }) {
       const result = await service.login(deps, body, request);
+      // A new login replaces whatever session this browser held (no session outlives a re-login).
+      const previous = readCookie(req.get('cookie'), service.sessionCookieName);
+      if (previous) await repo.deleteSession(deps.db, sha256Hex(previous));
       reply.cookie(service.sessionCookieName, result.cookieValue, sessionCookieOptions(deps.config, result.expiresAt));
       return {
         user: userView(result.user, deps.clock.now()),

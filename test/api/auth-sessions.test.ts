@@ -86,6 +86,17 @@ describe('session lifetime', () => {
 });
 
 describe('logout and password change', () => {
+  it('a new login from the same browser replaces its previous session', async () => {
+    const user = await createUser('learner');
+    const first = await rawLogin(t, user.email, user.password);
+    const again = await request(t.app).post('/api/v1/auth/login').set('Cookie', first).send({ email: user.email, password: user.password });
+    expect(again.status).toBe(200);
+    expectProblem(await me(t, first), 401, 'unauthenticated');
+    const second = setCookies(again).find((c) => c.startsWith('cairn_session='))!.split(';')[0]!;
+    expect((await me(t, second)).status).toBe(200);
+    expect(await t.deps.db('sessions').where({ user_id: user.id })).toHaveLength(1);
+  });
+
   it('logout ends the session server-side: the old cookie no longer works', async () => {
     const user = await createUser('learner');
     const cookie = await rawLogin(t, user.email, user.password);
