@@ -87,10 +87,17 @@ describe('LRS admin API', () => {
     const mine = await post([statement({ actor: who }), statement({ object: who }), statement({ actor: { objectType: 'Group', member: [who, other] } })]);
     const [mention] = await post(statement({ actor: other, context: { instructor: who } }));
     const [kept] = await post(statement({ actor: other }));
+    const agentParam = encodeURIComponent(JSON.stringify({ mbox: who.mbox }));
+    const statePath = `/xapi/activities/state?activityId=${encodeURIComponent('http://example.com/course')}&agent=${agentParam}&stateId=bookmark`;
+    const profilePath = `/xapi/agents/profile?agent=${agentParam}&profileId=preferences`;
+    expect((await xapi().put(statePath).set('Content-Type', 'application/json').send({ page: 3 })).status).toBe(204);
+    expect((await xapi().put(profilePath).set('Content-Type', 'application/json').send({ theme: 'dark' })).status).toBe(204);
     const admin = await t.login();
     const res = await admin.post(`/api/v1/lrs/stores/${storeId}/erasures`).send({ agent: { mbox: who.mbox } });
     expect(res.status, res.text).toBe(200);
-    expect(res.body).toMatchObject({ statements_deleted: 3, statements_still_mentioning: 1 });
+    expect(res.body).toMatchObject({ statements_deleted: 3, statements_still_mentioning: 1, documents_deleted: 2 });
+    expect((await xapi().get(statePath)).status).toBe(404);
+    expect((await xapi().get(profilePath)).status).toBe(404);
     for (const id of mine) {
       expect((await xapi().get(`/xapi/statements?statementId=${id}`)).status).toBe(404);
     }

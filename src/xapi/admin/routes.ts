@@ -8,6 +8,8 @@ import { findStore } from '../auth/repository.js';
 import { ifiKey, parseAgentParameter, validateAgent, XapiValidationError } from '../validation/agent.js';
 import { isAbsoluteIri } from '../validation/primitives.js';
 import * as statements from '../statements/repository.js';
+import { deleteAgentDocuments } from '../documents/repository.js';
+import { purgeQueuedDocumentBlobs } from '../documents/service.js';
 import * as repo from './repository.js';
 
 /**
@@ -161,10 +163,10 @@ export const lrsAdminEndpoints: AnyEndpoint[] = [
     responses: {
       200: {
         description: 'What was erased',
-        schema: Type.Object({ statements_deleted: Type.Integer(), statements_still_mentioning: Type.Integer(), documents_deleted: Type.Union([Type.Integer(), Type.Null()]) }),
+        schema: Type.Object({ statements_deleted: Type.Integer(), statements_still_mentioning: Type.Integer(), documents_deleted: Type.Integer({ description: 'State and Agent Profile documents of the agent' }) }),
       },
     },
-    async handler({ deps, db, principal, params, body, audit }) {
+    async handler({ deps, db, principal, params, body, audit, res }) {
       const store = await storeOf(db, principal.tenantId, params.storeId);
       let key: string;
       try {
@@ -174,12 +176,15 @@ export const lrsAdminEndpoints: AnyEndpoint[] = [
         throw error;
       }
       const result = await repo.eraseAgentStatements(db, store.id, key);
-      // TODO(xapi-documents): call deleteAgentDocuments(db, store.id, key) from
-      // src/xapi/documents/repository.ts once the document resources land, and report its count.
-      const documentsDeleted: number | null = null;
+      const documentsDeleted = await deleteAgentDocuments(db, store.id, key);
+      // Document bodies kept in the blob store are queued for deletion in this transaction;
+      // the pipeline commits before it responds, so purge them once the response is sent.
+      res.once('finish', () => {
+        void purgeQueuedDocumentBlobs(deps).catch((error: unknown) => deps.log.warn({ err: error }, 'purging erased document blobs failed; the next document write retries'));
+      });
       audit({
         action: 'lrs_agent.erase', targetType: 'lrs_store', targetId: store.id,
-        details: { agent_key_sha256: sha256(key), statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned },
+        details: { agent_key_sha256: sha256(key), statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted },
       });
       return { statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted };
     },
