@@ -13,6 +13,15 @@ interface TarnPool {
   numPendingCreates(): number;
 }
 
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One registry per app instance (tests build many apps; the global registry would clash). */
 export function createMetrics(db: Db): Metrics {
   const registry = new Registry();
@@ -38,5 +47,24 @@ export function createMetrics(db: Db): Metrics {
   poolGauge('cairn_db_pool_used_connections', 'Database connections checked out of the pool', (p) => p.numUsed());
   poolGauge('cairn_db_pool_free_connections', 'Idle database connections in the pool', (p) => p.numFree());
   poolGauge('cairn_db_pool_pending_acquires', 'Requests waiting for a database connection', (p) => p.numPendingAcquires());
+  new Gauge({
+    name: 'cairn_jobs',
+    help: 'Background jobs in pg-boss (not yet archived) by queue and state: created, retry, active, completed, cancelled, failed',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      // Read at scrape time; with the database unreachable the scrape must still answer
+      // (that is when the other metrics matter most), so this gauge is then left out.
+      this.reset();
+      try {
+        const result = await withTimeout(db.raw<{ rows: Array<{ name: string; state: string; count: number }> }>(
+          'select name, state::text as state, count(*)::int as count from pgboss.job group by name, state',
+        ), 1_000);
+        for (const row of result.rows) this.set({ queue: row.name, state: row.state }, row.count);
+      } catch {
+        // no pg-boss schema yet, or the database is down
+      }
+    },
+  });
   return { registry, httpDuration };
 }

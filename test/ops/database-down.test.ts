@@ -124,6 +124,12 @@ describe.each(['refuse', 'blackhole'] as const)('database unreachable (%s)', (mo
     expect(ms).toBeLessThan(5_000); // the check's own budget is 2 s
     // Liveness does not depend on the database: the process itself is fine.
     expect((await request(t.app).get('/healthz')).status).toBe(200);
+    // Metrics still answer (that is when they matter), without the database-backed job gauge.
+    const { value: metrics, ms: metricsMs } = await timed(() => request(t.app).get('/metrics'));
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('cairn_db_pool_used_connections');
+    expect(metrics.text).not.toMatch(/^cairn_jobs\{/m);
+    expect(metricsMs).toBeLessThan(3_000);
   });
 
   it('an API call answers 503 service_unavailable with Retry-After, never 500', async () => {

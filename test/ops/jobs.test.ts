@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../support/app.js';
 import { appOnDatabase, LogCapture } from './support.js';
@@ -112,6 +113,14 @@ describe('background jobs on pg-boss', () => {
     expect(job.output).toMatchObject({ sessions: 1, counters: 1 });
     expect(await db('sessions').whereIn('id', [expired.id, live.id]).pluck('id')).toEqual([live.id]);
     expect(await db('rate_limit_counters').where('key', 'like', 'test:%').pluck('key')).toEqual(['test:current']);
+  });
+
+  it('reports jobs by queue and state in /metrics', async () => {
+    const res = await request(t.app).get('/metrics');
+    expect(res.status).toBe(200);
+    const completed = /^cairn_jobs\{queue="audit-retention",state="completed"\} (\d+)$/m.exec(res.text);
+    expect(Number(completed?.[1])).toBeGreaterThanOrEqual(2);
+    expect(res.text).toMatch(/^cairn_jobs\{queue="housekeeping",state="completed"\} [1-9]/m);
   });
 
   it('stops cleanly with the runtime: no pg-boss connection left, no queue error logged', async () => {
