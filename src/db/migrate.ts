@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
+import pg from 'pg';
 
 /**
  * knex's migrator, fed from the `migrations/` folder next to this build: TypeScript files under
@@ -33,14 +34,38 @@ const migrationSource: Knex.MigrationSource<string> = {
 
 const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
 
+/**
+ * Runs `work` while holding a PostgreSQL advisory lock, so nodes that start together migrate
+ * one after the other. knex's own lock row is not enough: on an empty database every node
+ * tries to create knex's tables at once and all but one fail ("duplicate key value violates
+ * unique constraint pg_type_typname_nsp_index"). The lock lives on a separate connection so
+ * it works with a pool of one.
+ */
+async function exclusively<T>(db: Knex, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client((db.client as { config: { connection: pg.ClientConfig } }).config.connection);
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock(hashtext('cairn:migrations'))");
+    return await work();
+  } finally {
+    // Ending the session releases the lock even if the unlock fails.
+    await client.query("select pg_advisory_unlock(hashtext('cairn:migrations'))").catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest(migratorConfig)) as [number, string[]];
-  return applied;
+  return exclusively(db, async () => {
+    const [, applied] = (await db.migrate.latest(migratorConfig)) as [number, string[]];
+    return applied;
+  });
 }
 
 export async function rollbackAll(db: Knex): Promise<string[]> {
-  const [, reverted] = (await db.migrate.rollback(migratorConfig, true)) as [number, string[]];
-  return reverted;
+  return exclusively(db, async () => {
+    const [, reverted] = (await db.migrate.rollback(migratorConfig, true)) as [number, string[]];
+    return reverted;
+  });
 }
 
 export async function migrationStatus(db: Knex): Promise<{ applied: string[]; pending: string[] }> {

@@ -110,3 +110,24 @@ describe('migrations on an empty database', () => {
     for (const kind of Object.keys(first)) expect(second[kind], kind).toEqual(first[kind]);
   });
 });
+
+describe('migrations from several nodes at once', () => {
+  it('two processes migrating one empty database together both succeed, and each migration runs once', async () => {
+    const other = `cairn_test_${inject('runId')}_${process.pid}_migrations_race`;
+    await adminQuery(`create database ${other}`);
+    const a = createDb({ url: withDatabase(serverUrl, other), poolMax: 2 });
+    const b = createDb({ url: withDatabase(serverUrl, other), poolMax: 2 });
+    try {
+      const files = await migrationFiles();
+      const [fromA, fromB] = await Promise.all([migrateLatest(a), migrateLatest(b)]);
+      expect([...fromA, ...fromB].sort()).toEqual(files);
+      expect(await migrationStatus(a)).toEqual({ applied: files, pending: [] });
+      const rows = await a('knex_migrations').pluck('name');
+      expect(rows.sort()).toEqual(files);
+    } finally {
+      await a.destroy();
+      await b.destroy();
+      await adminQuery(`drop database if exists ${other} with (force)`);
+    }
+  });
+});
