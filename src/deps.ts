@@ -7,6 +7,7 @@ import type { RateLimiter } from './auth/rate-limit.js';
 import type { SecretBox } from './auth/secret-box.js';
 import type { JobQueue } from './jobs/index.js';
 import type { XapiAuthenticator } from './xapi/auth/service.js';
+import type { PrincipalCache } from './auth/principal-cache.js';
 
 export interface Clock {
   now(): Date;
@@ -27,6 +28,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly rateLimiter: RateLimiter;
   readonly secrets: SecretBox;
+  /** API-token principals resolved in the last few seconds (see PrincipalCache). */
+  readonly principalCache: PrincipalCache;
   /** Verifies LRS Basic credentials with a short cache; shared so revocation can clear it. */
   readonly xapiAuth: XapiAuthenticator;
   /** Absent when this process runs no job queue (e.g. a CLI command). */

@@ -14,6 +14,7 @@ import { startJobQueue, type JobQueue } from './jobs/index.js';
 import { auditRetentionJob, housekeepingJob } from './jobs/maintenance.js';
 import { systemClock, type AppDeps, type Clock } from './deps.js';
 import { XapiAuthenticator } from './xapi/auth/service.js';
+import { PrincipalCache } from './auth/principal-cache.js';
 import { scormImportJob } from './scorm/packages/service.js';
 
 /**
@@ -98,7 +99,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
       });
     }
     const xapiAuth = new XapiAuthenticator(db, secrets, clock);
-    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, jobs };
+    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, principalCache: new PrincipalCache(), jobs };
     // Idempotent: main.ts's shutdown and a test's cleanup may both call it.
     let stopping: Promise<void> | undefined;
     const stop = () => {

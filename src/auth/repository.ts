@@ -94,12 +94,12 @@ export async function findActiveTokenWithUser(db: Queryable, hash: string, now: 
     .where('k.token_hash', hash)
     .whereNull('k.revoked_at')
     .where((w) => w.whereNull('k.expires_at').orWhere('k.expires_at', '>', now))
-    .select('u.*', 't.require_mfa_for_admins', 'k.id as k_id', 'k.name as k_name', 'k.scopes as k_scopes', 'k.last_used_at as k_last_used_at')
+    .select('u.*', 't.require_mfa_for_admins', 'k.id as k_id', 'k.name as k_name', 'k.scopes as k_scopes', 'k.last_used_at as k_last_used_at', 'k.expires_at as k_expires_at')
     .first();
   if (!row) return undefined;
-  const { k_id, k_name, k_scopes, k_last_used_at, ...user } = row as Record<string, unknown>;
+  const { k_id, k_name, k_scopes, k_last_used_at, k_expires_at, ...user } = row as Record<string, unknown>;
   return {
-    token: { id: k_id, name: k_name, scopes: k_scopes, last_used_at: k_last_used_at } as ApiTokenRow,
+    token: { id: k_id, name: k_name, scopes: k_scopes, last_used_at: k_last_used_at, expires_at: k_expires_at } as ApiTokenRow,
     user: user as unknown as AuthenticatedRow,
   };
 }

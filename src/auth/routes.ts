@@ -255,6 +255,7 @@ export const authEndpoints: AnyEndpoint[] = [
       const token = await repo.findApiToken(db, principal.tenantId, params.tokenId);
       if (!token || (token.user_id !== principal.userId && !isTenantAdmin(principal))) throw new AppError('not_found', 'API token not found');
       await repo.revokeApiToken(db, token.id, deps.clock.now());
+      deps.principalCache.forgetToken(token.id);
       audit({ action: 'token.revoke', targetType: 'api_token', targetId: token.id, details: { name: token.name, user_id: token.user_id } });
       return undefined;
     },

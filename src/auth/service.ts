@@ -55,11 +55,16 @@ export async function authenticateSession(deps: AppDeps, cookieValue: string): P
 export async function authenticateToken(deps: AppDeps, token: string): Promise<Principal> {
   if (!token.startsWith(apiTokenPrefix)) throw new AppError('unauthenticated', 'The bearer token is not a Cairn API token.');
   const now = deps.clock.now();
-  const found = await repo.findActiveTokenWithUser(deps.db, sha256Hex(token), now);
+  const hash = sha256Hex(token);
+  const cached = deps.principalCache.get(hash, now.getTime());
+  if (cached) return cached;
+  const found = await repo.findActiveTokenWithUser(deps.db, hash, now);
   if (!found || found.user.status !== 'active') throw new AppError('unauthenticated', 'The API token is unknown, expired or revoked.');
   const { token: row, user } = found;
   if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > touchIntervalMs) await repo.touchApiToken(deps.db, row.id, now);
-  return principalFrom(user, { via: 'token', scopes: new Set(row.scopes), mfa: 'verified', tokenId: row.id, tokenName: row.name });
+  const principal = principalFrom(user, { via: 'token', scopes: new Set(row.scopes), mfa: 'verified', tokenId: row.id, tokenName: row.name });
+  deps.principalCache.set(hash, principal, now.getTime(), row.expires_at?.getTime());
+  return principal;
 }
 
 /** A system admin may act inside another tenant by naming it (id or slug) in the `Cairn-Tenant` header. */

@@ -137,11 +137,12 @@ export const tenantEndpoints: AnyEndpoint[] = [
     auth: { scope: 'tenants:write', systemAdmin: true },
     params: TenantParams,
     responses: { 204: { description: 'Deleted' } },
-    async handler({ db, principal, params, audit }) {
+    async handler({ deps, db, principal, params, audit }) {
       if (params.tenantId === principal.homeTenantId) throw new AppError('conflict', 'You cannot delete the tenant you belong to.');
       const tenant = await repo.findTenant(db, params.tenantId);
       if (!tenant) throw notFound('Tenant');
       await repo.deleteTenant(db, params.tenantId);
+      deps.principalCache.clear();
       audit({ action: 'tenant.delete', targetType: 'tenant', targetId: tenant.id, details: { slug: tenant.slug } });
       return undefined;
     },

@@ -64,6 +64,7 @@ export const userEndpoints: AnyEndpoint[] = [
     responses: { 200: { description: 'Updated', schema: User } },
     async handler({ deps, db, principal, params, body, audit }) {
       const { user, changed } = await service.updateUser(db, deps.clock, principal, params.userId, body);
+      deps.principalCache.forgetUser(user.id);
       audit({ action: 'user.update', targetType: 'user', targetId: user.id, details: { changed } });
       return userView(user, deps.clock.now());
     },
@@ -76,8 +77,9 @@ export const userEndpoints: AnyEndpoint[] = [
     auth: { scope: 'users:write', roles: ['admin'] },
     params: UserParams,
     responses: { 204: { description: 'Deleted' } },
-    async handler({ db, principal, params, audit }) {
+    async handler({ deps, db, principal, params, audit }) {
       const user = await service.deleteUser(db, principal, params.userId);
+      deps.principalCache.forgetUser(user.id);
       audit({ action: 'user.delete', targetType: 'user', targetId: user.id, details: { email: user.email } });
       return undefined;
     },
