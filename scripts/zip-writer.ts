@@ -14,8 +14,10 @@ export interface ZipEntrySpec {
   /** The name bytes as written (a string is written as UTF-8). */
   readonly name: string | Buffer;
   readonly data?: Buffer | string;
-  /** 0 = stored (default), 8 = deflated with `deflateRle`. */
+  /** 0 = stored (default), 8 = deflated with `deflateRle` (or `deflated` when given). */
   readonly method?: 0 | 8;
+  /** Raw-deflate bytes of `data` made elsewhere (benchmarks use zlib for realistic sizes). */
+  readonly deflated?: Buffer;
   /** Written in the header instead of the real method (the data is stored as is). */
   readonly fakeMethod?: number;
   /** General-purpose bit 11; default: set when the name is a string with non-ASCII characters. */
@@ -115,7 +117,7 @@ export function writeZip(entries: readonly ZipEntrySpec[]): Buffer {
     const name = typeof e.name === 'string' ? Buffer.from(e.name, 'utf8') : e.name;
     const data = e.data === undefined ? Buffer.alloc(0) : typeof e.data === 'string' ? Buffer.from(e.data, 'utf8') : e.data;
     const method = e.method ?? 0;
-    const packed = method === 8 ? deflateRle(data) : data;
+    const packed = method === 8 ? e.deflated ?? deflateRle(data) : data;
     // Traditional PKWARE encryption puts a 12-byte header before the data; readers check for it.
     const body = e.encryptedFlag ? Buffer.concat([Buffer.alloc(12), packed]) : packed;
     const utf8 = e.utf8Flag ?? (typeof e.name === 'string' && /[^\x00-\x7f]/.test(e.name));

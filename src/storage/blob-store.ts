@@ -38,6 +38,12 @@ export interface PutOptions {
    * never replaces a good file.
    */
   readonly contentLength?: number;
+  /**
+   * Default true: the object is on stable storage when `put` resolves. False lets the local
+   * adapter skip its per-object flush for bulk writes (a package's thousands of files); the
+   * caller then calls `sync()` once before relying on them. S3 ignores it (a PUT is durable).
+   */
+  readonly durable?: boolean;
 }
 
 /**
@@ -61,6 +67,8 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<BlobListEntry>;
   /** Deletes every object whose key starts with `prefix` (which must not be empty); returns how many. */
   deletePrefix(prefix: string): Promise<number>;
+  /** Makes every completed `put` durable, including those with `durable: false`. */
+  sync(): Promise<void>;
   /** Resolves when the store is reachable and usable (readiness probe); rejects otherwise. */
   check(): Promise<void>;
   /** Releases connections (S3 client sockets). Idempotent; every later call fails with `service_unavailable`. */

@@ -253,6 +253,11 @@ export class S3BlobStore implements BlobStore {
     return count;
   }
 
+  /** Nothing to do: S3 acknowledges a PUT only once the object is stored. */
+  async sync(): Promise<void> {
+    this.assertOpen();
+  }
+
   async check(): Promise<void> {
     this.assertOpen();
     try {

@@ -120,6 +120,18 @@ export function blobStoreContract(harness: ContractHarness): void {
       expect((await readAll(got.body)).equals(body)).toBe(true);
     });
 
+    it('a put with durable: false is readable at once, in a new folder too, and sync() then resolves (bulk writes)', async () => {
+      const store = await open();
+      const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(100 + i));
+      await Promise.all(bodies.map((b, i) => store.put(`bulk/${i % 3}/f${i}.bin`, b, { durable: false, contentType: 'text/plain' })));
+      for (const [i, b] of bodies.entries()) {
+        const got = await store.get(`bulk/${i % 3}/f${i}.bin`);
+        expect(got.contentType).toBe('text/plain');
+        expect((await readAll(got.body)).equals(b)).toBe(true);
+      }
+      await expect(store.sync()).resolves.toBeUndefined();
+    });
+
     it('stores a string as its UTF-8 bytes', async () => {
       const store = await open();
       const text = 'Grüße aus Köln — 学习 ✓\n';

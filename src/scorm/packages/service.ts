@@ -189,6 +189,8 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
       return await fail();
     }
 
+    // One flush for every extracted file, before the row says `ready` (decision 0046).
+    await deps.blobs.sync();
     const report = reportOf(findings.list());
     await withTransaction(deps.db, async (tx) => {
       await repo.replaceItems(tx, row.tenant_id, packageId, model);
@@ -218,7 +220,7 @@ async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, files: readonly 
       const entry = files[next++]!;
       try {
         const stream = await openEntry(zip, entry, budget);
-        await deps.blobs.put(prefix + entry.path, stream, { contentType: contentTypeFor(entry.path), contentLength: entry.uncompressedSize });
+        await deps.blobs.put(prefix + entry.path, stream, { contentType: contentTypeFor(entry.path), contentLength: entry.uncompressedSize, durable: false });
       } catch (error) {
         // The blob store reports a stream error as its own; the zip's finding is the real cause.
         const cause = findZipError(error);
