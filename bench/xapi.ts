@@ -15,6 +15,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { benchDatabase, freePort, machine, quick, startServer } from './support/harness.js';
+import { buildStatementQuery, type StatementQuery } from '../src/xapi/statements/repository.js';
+import { ifiKey } from '../src/xapi/validation/agent.js';
 
 // DATABASE_URL names the server to use (a fresh database is created on it for the run).
 if (!process.env['BENCH_DATABASE_URL'] && process.env['DATABASE_URL']) process.env['BENCH_DATABASE_URL'] = process.env['DATABASE_URL'];
@@ -146,6 +148,39 @@ async function rawInsertRate(url: string, sample: string[]): Promise<number> {
   return rows / elapsed;
 }
 
+/**
+ * `--explain`: EXPLAIN (ANALYZE, BUFFERS) of the main statement queries on the filled store,
+ * built by the same query builder the LRS uses (docs/xapi-query-plans.md comes from this).
+ */
+async function explainPlans(url: string, lo: Date, hi: Date): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const { rows: [store] } = await client.query<{ store_id: string }>('select store_id from xapi_statements limit 1');
+  const before = new Date(Date.now() + 86_400_000).toISOString();
+  const middle = new Date((lo.getTime() + hi.getTime()) / 2);
+  const base: StatementQuery = { storeId: store!.store_id, relatedAgents: false, relatedActivities: false, storedBefore: before, ascending: false, limit: 100 };
+  const cases: Record<string, StatementQuery> = {
+    'no filter (newest first)': base,
+    agent: { ...base, agentKey: ifiKey({ mbox: 'mailto:learner-4242@example.com' })! },
+    'agent, related_agents=true (an instructor)': { ...base, agentKey: ifiKey({ mbox: 'mailto:instructor-7@example.com' })!, relatedAgents: true },
+    verb: { ...base, verbId: verbs[3]! },
+    'verb + activity': { ...base, verbId: verbs[3]!, activityId: 'http://example.com/xapi/activities/a1234' },
+    activity: { ...base, activityId: 'http://example.com/xapi/activities/a1234' },
+    'activity, related_activities=true (a course)': { ...base, activityId: 'http://example.com/xapi/courses/c7', relatedActivities: true },
+    registration: { ...base, registration: registrations[42]! },
+    'since/until (2 s window)': { ...base, storedFrom: middle.toISOString(), storedBefore: new Date(middle.getTime() + 2000).toISOString() },
+    'agent + verb, ascending': { ...base, agentKey: ifiKey({ mbox: 'mailto:learner-4242@example.com' })!, verbId: verbs[3]!, ascending: true },
+  };
+  for (const [name, query] of Object.entries(cases)) {
+    const { sql, bindings } = buildStatementQuery(query);
+    let n = 0;
+    const text = sql.replace(/\?/g, () => `$${++n}`);
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${text}`, bindings);
+    console.log(`\n### ${name}\n\n\`\`\`\n${rows.map((r) => r['QUERY PLAN']).join('\n')}\n\`\`\``);
+  }
+  await client.end();
+}
+
 async function main(): Promise<void> {
   const db = await benchDatabase();
   const port = await freePort();
@@ -221,6 +256,7 @@ async function main(): Promise<void> {
     await analyze.end();
     console.log(`store holds ${stored} statements`);
 
+    if (process.argv.includes('--explain')) await explainPlans(db.url, window[0]!.lo, window[0]!.hi);
     const lo = window[0]!.lo.getTime();
     const hi = window[0]!.hi.getTime();
     const enc = (v: unknown) => encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));

@@ -279,6 +279,22 @@ describe.each(versions)('xAPI %s', (version) => {
     expect((await client(t, version, reader).get(`/xapi/statements?statementId=${other}`)).status).toBe(200);
   });
 
+  it('Communication 2.1.3 — long account names and IRIs (over an index entry in UTF-8) are stored and queryable', async () => {
+    // Random two-byte letters: PostgreSQL compresses repetitive index keys, random ones not.
+    const cyrillic = (n: number) => Array.from({ length: n }, () => String.fromCharCode(0x410 + Math.floor(Math.random() * 64))).join('');
+    const account = { homePage: 'http://lms.example.com', name: cyrillic(1500) };
+    const activity = `http://example.com/${cyrillic(1450)}`;
+    const verb = `http://example.com/verbs/${'ß'.repeat(300)}`;
+    const [id] = await post(version, statement({ actor: { name: 'ñ'.repeat(2000), account }, verb: { id: verb }, object: { id: activity, definition: { name: { en: 'Long' } } }, context: { contextActivities: { parent: [{ id: activity }] } } }));
+    expect(await ids(version, `agent=${enc({ account })}`)).toEqual([id]);
+    expect(await ids(version, `activity=${enc(activity)}&verb=${enc(verb)}`)).toEqual([id]);
+    expect(await ids(version, `activity=${enc(activity)}&related_activities=true`)).toEqual([id]);
+    const canonical = await c().get(`/xapi/statements?statementId=${id}&format=canonical`);
+    expect(canonical.body.object.definition).toEqual({ name: { en: 'Long' } });
+    expect((await c().get(`/xapi/activities?activityId=${enc(activity)}`)).body.definition).toEqual({ name: { en: 'Long' } });
+    expect((await c().get(`/xapi/agents?agent=${enc({ account })}`)).body.account).toEqual([account]);
+  });
+
   it('Communication 2.1 — one store\'s statements are invisible from another store', async () => {
     const admin = await t.login();
     const store = await admin.post('/api/v1/lrs/stores').send({ name: `Other ${randomUUID()}` });

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/index.js';
-import { statementRelations } from '../statements/relations.js';
+import { indexKey, statementRelations } from '../statements/relations.js';
 import type { Statement } from '../validation/statement.js';
 
 /** Statement counts of a store, overall and per verb (admin dashboard). */
@@ -32,7 +32,7 @@ export async function eraseAgentStatements(db: Queryable, storeId: string, agent
      ) d
      where s.store_id = ? and s.seq = d.seq
      returning s.seq::text, s.stored, s.statement`,
-    [storeId, agentKey, storeId],
+    [storeId, indexKey(agentKey), storeId],
   );
   const rows = (deleted as { rows: Array<{ seq: string; stored: Date; statement: Statement }> }).rows;
   // Relation rows are found through the (store, key, stored, seq) indexes, never by a scan.
@@ -40,8 +40,8 @@ export async function eraseAgentStatements(db: Queryable, storeId: string, agent
   const activityRows: Array<{ k: string; s: string }> = [];
   for (const row of rows) {
     const relations = statementRelations(row.statement);
-    for (const key of relations.agents.keys()) agentRows.push({ k: key, s: row.seq });
-    for (const id of relations.activities.keys()) activityRows.push({ k: id, s: row.seq });
+    for (const key of relations.agents.keys()) agentRows.push({ k: indexKey(key), s: row.seq });
+    for (const id of relations.activities.keys()) activityRows.push({ k: indexKey(id), s: row.seq });
   }
   if (agentRows.length > 0) {
     await db.raw(
@@ -58,6 +58,6 @@ export async function eraseAgentStatements(db: Queryable, storeId: string, agent
     );
   }
   await db.raw('delete from xapi_agents where store_id = ? and agent_key = ?', [storeId, agentKey]);
-  const remaining = await db.raw('select count(distinct seq)::int as n from xapi_statement_agents where store_id = ? and agent_key = ?', [storeId, agentKey]);
+  const remaining = await db.raw('select count(distinct seq)::int as n from xapi_statement_agents where store_id = ? and agent_key = ?', [storeId, indexKey(agentKey)]);
   return { deleted: rows.length, stillMentioned: (remaining as { rows: Array<{ n: number }> }).rows[0]!.n };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ifiKey, ifiProperties, type Actor } from '../validation/agent.js';
 import { voidedVerb, type Statement } from '../validation/statement.js';
 
@@ -30,6 +31,19 @@ export interface StatementRelations {
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * The value stored in an indexed key column for an IRI or IFI key. A btree entry must stay
+ * under ~2.7 KB, and account names, mbox addresses and IRIs can be longer (in UTF-8), so a
+ * key over 512 bytes is replaced by its SHA-256. Queries apply the same function, so equality
+ * is unchanged.
+ */
+export function indexKey(key: string): string;
+export function indexKey(key: string | null): string | null;
+export function indexKey(key: string | null): string | null {
+  if (key === null || key.length <= 128 || Buffer.byteLength(key) <= 512) return key;
+  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
 
 export function statementRelations(statement: Statement): StatementRelations {
   const agents = new Map<string, boolean>();

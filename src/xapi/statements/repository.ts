@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/index.js';
+import { indexKey } from './relations.js';
 
 /**
  * SQL of the statements resource. Timestamps that order statements (`stored`) travel as
@@ -254,13 +255,13 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     from = 'xapi_statement_agents d join xapi_statements s on s.seq = d.seq';
     key = 'd';
     where.push('d.store_id = ?', 'd.agent_key = ?');
-    bindings.push(q.storeId, q.agentKey);
+    bindings.push(q.storeId, indexKey(q.agentKey));
     if (!q.relatedAgents) where.push('d.direct');
   } else if (q.activityId !== undefined && !(q.verbId !== undefined && !q.relatedActivities)) {
     from = 'xapi_statement_activities d join xapi_statements s on s.seq = d.seq';
     key = 'd';
     where.push('d.store_id = ?', 'd.activity_id = ?');
-    bindings.push(q.storeId, q.activityId);
+    bindings.push(q.storeId, indexKey(q.activityId));
     if (!q.relatedActivities) where.push('d.direct');
   } else {
     from = 'xapi_statements s';
@@ -272,18 +273,18 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
   else if (q.voided === 'only') where.push('s.voided');
   if (q.verbId !== undefined) {
     where.push('s.verb_id = ?');
-    bindings.push(q.verbId);
+    bindings.push(indexKey(q.verbId));
   }
   if (q.activityId !== undefined && key === 's') {
     where.push("s.object_id = ?", "s.object_kind = 'Activity'");
-    bindings.push(q.activityId);
+    bindings.push(indexKey(q.activityId));
   } else if (q.activityId !== undefined && q.agentKey !== undefined) {
     if (q.relatedActivities) {
       where.push('exists (select 1 from xapi_statement_activities x where x.store_id = s.store_id and x.activity_id = ? and x.stored = s.stored and x.seq = s.seq)');
     } else {
       where.push("s.object_kind = 'Activity' and s.object_id = ?");
     }
-    bindings.push(q.activityId);
+    bindings.push(indexKey(q.activityId));
   }
   if (q.registration !== undefined) {
     where.push('s.registration = ?');
@@ -329,6 +330,7 @@ export async function findAttachments(db: Queryable, storeId: string, hashes: re
 /** Canonical definitions of activities (format=canonical). */
 export async function findActivityDefinitions(db: Queryable, storeId: string, ids: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
   if (ids.length === 0) return new Map();
-  const result = await db.raw('select activity_id, definition from xapi_activities where store_id = ? and activity_id = any(?::text[]) and definition is not null', [storeId, [...ids]]);
-  return new Map((result as { rows: Array<{ activity_id: string; definition: Record<string, unknown> }> }).rows.map((r) => [r.activity_id, r.definition]));
+  const byKey = new Map(ids.map((id) => [indexKey(id), id]));
+  const result = await db.raw('select activity_id, definition from xapi_activities where store_id = ? and activity_id = any(?::text[]) and definition is not null', [storeId, [...byKey.keys()]]);
+  return new Map((result as { rows: Array<{ activity_id: string; definition: Record<string, unknown> }> }).rows.map((r) => [byKey.get(r.activity_id) ?? r.activity_id, r.definition]));
 }

@@ -9,7 +9,7 @@ import { parseTimestamp } from '../validation/primitives.js';
 import { StatementValidator, type AttachmentMeta, type Statement } from '../validation/statement.js';
 import { statementsEquivalent } from './equivalence.js';
 import type { Part } from './multipart.js';
-import { statementRelations } from './relations.js';
+import { indexKey, statementRelations } from './relations.js';
 import * as repo from './repository.js';
 import { signatureUsageType, verifySignedStatement } from './signature.js';
 
@@ -127,24 +127,26 @@ export class StatementService {
       }
       for (const [id, definition] of relations.definitions) definitions.set(id, { ...(definitions.get(id) ?? {}), ...definition });
       for (const [key, identity] of relations.identities) {
-        for (const name of identity.names.size > 0 ? identity.names : new Set([''])) identities.set(`${key}\u0000${name}`, { key, name, ifi: identity.ifi });
+        // Names longer than an index entry allows are not recorded for the Person object.
+        const names = [...identity.names].filter((n) => Buffer.byteLength(n) <= 500);
+        for (const name of names.length > 0 ? names : ['']) identities.set(`${key}\u0000${name}`, { key: indexKey(key), name, ifi: identity.ifi });
       }
       const { timestamp } = statement;
       const body: Record<string, unknown> = { ...statement };
       prepared.push({
         id: statement.id!,
-        verbId: relations.verbId,
-        actorKey: relations.actorKey,
+        verbId: indexKey(relations.verbId),
+        actorKey: indexKey(relations.actorKey),
         objectKind: relations.objectKind,
-        objectId: relations.objectId,
+        objectId: indexKey(relations.objectId),
         registration: relations.registration,
         voids: relations.voids,
         version: statement.version!,
         timestamp: timestamp === undefined ? null : (parseTimestamp(timestamp, version) ?? parseTimestamp(timestamp, '2.0.0'))!.toISOString(),
         voidedInBatch: false,
         body,
-        agents: [...relations.agents],
-        activities: [...relations.activities],
+        agents: [...relations.agents].map(([k, d]) => [indexKey(k), d] as const),
+        activities: [...relations.activities].map(([k, d]) => [indexKey(k), d] as const),
       });
     }
     for (const target of voidedInBatch) {
@@ -160,7 +162,7 @@ export class StatementService {
       await this.deps.blobs.put(attachmentKey(credential.storeId, sha2), part.body, { contentType: part.contentType, contentLength: part.body.length });
     }
 
-    const definitionRows = [...definitions].filter(([id, d]) => this.definitionsSeen.get(`${credential.storeId}\u0000${id}\u0000${trusted}`) !== JSON.stringify(d));
+    const definitionRows = [...definitions].map(([id, d]) => [indexKey(id), d] as [string, Record<string, unknown>]).filter(([id, d]) => this.definitionsSeen.get(`${credential.storeId}\u0000${id}\u0000${trusted}`) !== JSON.stringify(d));
     const identityRows = [...identities.entries()].filter(([k]) => !this.identitiesSeen.get(`${credential.storeId}\u0000${k}`));
     const batch: repo.BatchInsert = {
       storeId: credential.storeId,
