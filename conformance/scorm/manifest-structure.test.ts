@@ -190,6 +190,15 @@ describe('CAM 3 Content Packaging: (sub)manifests', () => {
     expect(model.resources.map((r) => r.identifier)).toEqual(['RES', 'URES']);
   });
 
+  it('a sub-manifest aggregated by two items is an error (its activities would appear twice)', async () => {
+    const f = await findingsOf(manifest({
+      organizations: '<organizations default="ORG"><organization identifier="ORG"><title>C</title><item identifier="A" identifierref="SUB"><title>a</title></item><item identifier="B" identifierref="SUB"><title>b</title></item></organization></organizations>',
+      resources: oneSco.resources,
+      extra: `<manifest identifier="SUB"><organizations default="SORG"><organization identifier="SORG"><title>U</title><item identifier="U1" identifierref="URES"><title>L</title></item></organization></organizations><resources>${res('URES', 'l.html')}</resources></manifest>`,
+    }));
+    expect(codes(f, 'error')).toContain('submanifest_reused');
+  });
+
   it('an unreferenced sub-manifest is reported and ignored', async () => {
     const f = await findingsOf(manifest({ ...oneSco, extra: '<manifest identifier="SUB"><organizations/><resources/></manifest>' }));
     expect(codes(f, 'warning')).toContain('submanifest_unreferenced');

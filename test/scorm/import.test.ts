@@ -294,18 +294,22 @@ describe('delete', () => {
 
   it('is refused (409) while a registration uses the version', async () => {
     const present = (await t.deps.db.raw("select to_regclass('scorm_registrations') as t")).rows[0].t !== null;
-    // Until the runtime's migration lands, stand in with the one column the check reads.
+    // Before the runtime's migration exists, stand in with the one column the check reads.
     if (!present) await t.deps.db.raw('create table scorm_registrations (id uuid primary key default gen_random_uuid(), package_id uuid not null)');
     const res = await uploadMultipart(admin, 'valid-scorm12.zip');
     await settled(admin, res.body.id);
-    if (!present) {
-      await t.deps.db('scorm_registrations').insert({ package_id: res.body.id });
-      const refused = await admin.delete(`/api/v1/packages/${res.body.id}`);
-      expectProblem(refused, 409, 'conflict');
-      expect(refused.body.registrations).toBe(1);
-      await t.deps.db.raw('drop table scorm_registrations');
+    if (present) {
+      const course = await createCourse(admin);
+      const courseItem = (await admin.post(`/api/v1/courses/${course.id}/items`).send({ kind: 'scorm', title: 'Package', ref_id: res.body.id })).body;
+      const user = await t.deps.db('users').where({ email: adminEmail }).first();
+      await t.deps.db('scorm_registrations').insert({ tenant_id: tenantId, course_id: course.id, course_item_id: courseItem.id, user_id: user.id, package_id: res.body.id, created_at: new Date(), updated_at: new Date() });
     } else {
-      expect(await import('../../src/scorm/packages/repository.js').then((r) => r.countRegistrations(t.deps.db, res.body.id))).toBe(0);
+      await t.deps.db('scorm_registrations').insert({ package_id: res.body.id });
     }
+    const refused = await admin.delete(`/api/v1/packages/${res.body.id}`);
+    expectProblem(refused, 409, 'conflict');
+    expect(refused.body.registrations).toBe(1);
+    expect(await t.deps.blobs.head(`scorm/${tenantId}/${res.body.id}/content/index.html`)).toBeDefined();
+    if (!present) await t.deps.db.raw('drop table scorm_registrations');
   });
 });

@@ -123,6 +123,11 @@ export async function parseManifest(bytes: Buffer): Promise<ManifestResult> {
       findings.add({ severity: 'error', code: 'submanifest_cycle', location: `item[${item.identifier}]`, message: 'Sub-manifests nest more than 8 levels deep (or refer to each other).' });
       return { ...item, children: [] };
     }
+    if (usedSub.has(sub.identifier)) {
+      // Its items would appear twice with the same identifiers; activities must be unique.
+      findings.add({ severity: 'error', code: 'submanifest_reused', location: `item[${item.identifier}]`, message: `Sub-manifest "${sub.identifier}" is aggregated by more than one item; each activity must appear once.` });
+      return { ...item, children: [] };
+    }
     usedSub.add(sub.identifier);
     const org = sub.organizations.find((o) => o.identifier === sub.defaultOrganization) ?? sub.organizations[0];
     if (!org) {
