@@ -1,4 +1,5 @@
 import knex, { type Knex } from 'knex';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 
@@ -39,6 +40,29 @@ export function createDb(options: DbOptions): Db {
       },
     } : {}),
   });
+}
+
+/**
+ * Runs `work` while this process holds the PostgreSQL advisory lock named `key`, taken on a
+ * connection of its own (so a pool of one cannot deadlock against it, and a crash releases it).
+ * For start-up steps that several nodes run at once: migrations, creating job queues.
+ */
+export async function withSessionLock<T>(connection: string | pg.ClientConfig, key: string, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client(typeof connection === 'string' ? { connectionString: connection } : connection);
+  await client.connect();
+  try {
+    await client.query('select pg_advisory_lock(hashtext($1))', [key]);
+    return await work();
+  } finally {
+    // Ending the session releases the lock even if the unlock fails.
+    await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The connection settings a Db was created with, for a side connection to the same database. */
+export function connectionOf(db: Db): pg.ClientConfig {
+  return (db.client as { config: { connection: pg.ClientConfig } }).config.connection;
 }
 
 const retryableCodes = new Set(['40001', '40P01']);

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
-import pg from 'pg';
+import { connectionOf, withSessionLock } from './index.js';
 
 /**
  * knex's migrator, fed from the `migrations/` folder next to this build: TypeScript files under
@@ -35,24 +35,11 @@ const migrationSource: Knex.MigrationSource<string> = {
 const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
 
 /**
- * Runs `work` while holding a PostgreSQL advisory lock, so nodes that start together migrate
- * one after the other. knex's own lock row is not enough: on an empty database every node
- * tries to create knex's tables at once and all but one fail ("duplicate key value violates
- * unique constraint pg_type_typname_nsp_index"). The lock lives on a separate connection so
- * it works with a pool of one.
+ * Nodes that start together migrate one after the other (decision 0026). knex's own lock row
+ * is not enough: on an empty database every node tries to create knex's tables at once and
+ * all but one fail ("duplicate key value violates unique constraint pg_type_typname_nsp_index").
  */
-async function exclusively<T>(db: Knex, work: () => Promise<T>): Promise<T> {
-  const client = new pg.Client((db.client as { config: { connection: pg.ClientConfig } }).config.connection);
-  await client.connect();
-  try {
-    await client.query("select pg_advisory_lock(hashtext('cairn:migrations'))");
-    return await work();
-  } finally {
-    // Ending the session releases the lock even if the unlock fails.
-    await client.query("select pg_advisory_unlock(hashtext('cairn:migrations'))").catch(() => undefined);
-    await client.end().catch(() => undefined);
-  }
-}
+const exclusively = <T>(db: Knex, work: () => Promise<T>): Promise<T> => withSessionLock(connectionOf(db), 'cairn:migrations', work);
 
 export async function migrateLatest(db: Knex): Promise<string[]> {
   return exclusively(db, async () => {

@@ -1,5 +1,6 @@
 import PgBoss from 'pg-boss';
 import type { Logger } from 'pino';
+import { withSessionLock } from '../db/index.js';
 
 /**
  * A background job kind. Features declare these; the composition root hands them to
@@ -47,14 +48,24 @@ export async function startJobQueue(options: {
   boss.on('error', (error) => (stopping ? log.debug({ err: error }, 'job queue error while stopping') : log.error({ err: error }, 'job queue error')));
   await boss.start();
 
+  // Nodes starting together would create the queues' partitions at the same time, which
+  // deadlocks inside pg-boss; one node at a time creates what is missing and brings existing
+  // queues up to this version's retry settings.
+  await withSessionLock(options.connectionString, 'cairn:job-queues', async () => {
+    for (const definition of options.definitions) {
+      const settings = {
+        name: definition.name,
+        retryLimit: definition.retryLimit ?? 3,
+        retryDelay: definition.retryDelaySeconds ?? 30,
+        retryBackoff: definition.retryBackoff ?? true,
+        expireInSeconds: definition.expireInSeconds ?? 15 * 60,
+      };
+      if (await boss.getQueue(definition.name)) await boss.updateQueue(definition.name, settings);
+      else await boss.createQueue(definition.name, settings);
+    }
+  });
+
   for (const definition of options.definitions) {
-    await boss.createQueue(definition.name, {
-      name: definition.name,
-      retryLimit: definition.retryLimit ?? 3,
-      retryDelay: definition.retryDelaySeconds ?? 30,
-      retryBackoff: definition.retryBackoff ?? true,
-      expireInSeconds: definition.expireInSeconds ?? 15 * 60,
-    });
     if (!options.runWorkers) continue;
     const jobLog = log.child({ job: definition.name });
     const handler = async (jobs: PgBoss.Job<object>[]) => {
