@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../../../test/support/app.js';
 import { client, createCredential, startLrs, statement, versions } from '../support.js';
@@ -17,6 +18,32 @@ async function fetchStatement(version: '1.0.3' | '2.0.0', id: string) {
   expect(res.status, res.text).toBe(200);
   return res.body as Record<string, unknown>;
 }
+
+describe('Alternate request syntax (Communication 1.3)', () => {
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const auth = () => `Basic ${Buffer.from('conformance-key:conformance-secret-0123456789').toString('base64')}`;
+
+  it('Communication 1.3 — POST ?method=PUT with the statement in the form stores it; ?method=GET reads it (1.0.x)', async () => {
+    const id = randomUUID();
+    const put = await request(t.app).post('/xapi/statements?method=PUT').type('form').send(form({
+      statementId: id, content: JSON.stringify(statement()), Authorization: auth(), 'X-Experience-API-Version': '1.0.3', 'Content-Type': 'application/json',
+    }));
+    expect(put.status, put.text).toBe(204);
+    const get = await request(t.app).post('/xapi/statements?method=GET').type('form').send(form({ statementId: id, Authorization: auth(), 'X-Experience-API-Version': '1.0.3' }));
+    expect(get.status, get.text).toBe(200);
+    expect(get.body.id).toBe(id);
+    // A form without its own Content-Type field still carries JSON.
+    const bare = await request(t.app).post('/xapi/statements?method=POST').type('form').send(form({ content: JSON.stringify(statement()), Authorization: auth(), 'X-Experience-API-Version': '1.0.2' }));
+    expect(bare.status, bare.text).toBe(200);
+  });
+
+  it('Communication 1.3 — parameters outside the form are rejected (400); 2.0 removed the syntax (400)', async () => {
+    const extra = await request(t.app).post(`/xapi/statements?method=PUT&statementId=${randomUUID()}`).type('form').send(form({ content: JSON.stringify(statement()), Authorization: auth(), 'X-Experience-API-Version': '1.0.3' }));
+    expect(extra.status).toBe(400);
+    const v2 = await request(t.app).post('/xapi/statements?method=PUT').type('form').send(form({ statementId: randomUUID(), content: JSON.stringify(statement()), Authorization: auth(), 'X-Experience-API-Version': '2.0.0' }));
+    expect(v2.status).toBe(400);
+  });
+});
 
 describe.each(versions)('xAPI %s', (version) => {
   const c = () => client(t, version);

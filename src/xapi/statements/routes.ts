@@ -126,7 +126,10 @@ async function readStatements(req: Request, limit: number): Promise<{ statements
     }
     json = first.body;
     parts = all.slice(1);
-  } else if (contentType && !/^application\/json\b/i.test(contentType.trim())) {
+  } else if (contentType && !/^application\/json\b/i.test(contentType.trim())
+    // The 1.0.x alternate request syntax carries the statement in the form's `content`
+    // field; a form that names no Content-Type of its own still means JSON.
+    && !(req.xapi?.alternateSyntax && /^application\/x-www-form-urlencoded\b/i.test(contentType.trim()))) {
     throw new AppError('bad_request', `Statements are sent as application/json or multipart/mixed, not ${contentType}.`);
   }
   let statements: unknown;
