@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeZip, type ZipEntrySpec } from './zip-writer.js';
+import { runtimeFixtures } from './runtime-fixtures.js';
 
 export interface FixtureSpec {
   /** File name under fixtures/scorm/. */
@@ -289,10 +290,10 @@ export const importFixtures: FixtureSpec[] = [
 ];
 
 // Runtime section --------------------------------------------------------------------------------
-// Packages the browser tests play (SCORM 1.2 quiz, 2004 multi-SCO with sequencing, suspend/resume)
-// are added here by the runtime half, in the same form.
+// Packages the browser tests play (SCORM 1.2 quiz, 2004 multi-SCO with sequencing, suspend/resume):
+// generated in scripts/runtime-fixtures.ts, owned by the runtime half.
 
-export const runtimeFixtures: FixtureSpec[] = [];
+export { runtimeFixtures };
 
 // Output ------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import { xapiRouter } from './xapi/index.js';
 import { lrsStoreEndpoints } from './xapi/auth/routes.js';
 import { lrsAdminEndpoints } from './xapi/admin/routes.js';
 import { packageEndpoints } from './scorm/packages/routes.js';
+import { scormRuntimeEndpoints } from './scorm/launch/routes.js';
 import { version } from './version.js';
 
 /** Every endpoint of the REST API under /api/v1, in the order they appear in the OpenAPI document. */
@@ -29,6 +30,7 @@ export const apiEndpoints: readonly AnyEndpoint[] = [
   ...lrsStoreEndpoints,
   ...lrsAdminEndpoints,
   ...packageEndpoints,
+  ...scormRuntimeEndpoints,
 ];
 
 export interface BuiltApp {

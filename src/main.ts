@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { buildApp } from './app.js';
+import { buildContentApp } from './content/app.js';
 import { ensureFirstAdmin, type FirstAdmin } from './bootstrap.js';
 import { seedLrsCredential } from './xapi/auth/service.js';
 import { gracefulShutdown, listen } from './ops/server.js';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
 
   const runtime = await startRuntime(config, log, { jobs: true });
   let server;
+  let contentServer;
   let firstAdmin: FirstAdmin | undefined;
   try {
     const { deps } = runtime;
@@ -69,12 +71,15 @@ async function main(): Promise<void> {
     await seedLrsCredential(deps.db, deps.secrets, config, deps.clock, log);
     const { app } = buildApp(deps);
     server = await listen(app, { host: config.host, port: config.port });
+    // The content origin (SCORM player and package files) listens beside it: DESIGN.md.
+    contentServer = await listen(buildContentApp(deps).app, { host: config.host, port: config.contentPort });
   } catch (error) {
+    await server?.close(0).catch(() => undefined);
     await runtime.stop().catch(() => undefined);
     throw error;
   }
-  shutdown = gracefulShutdown({ servers: [server], stopRuntime: () => runtime.stop(), graceMs: config.shutdownTimeoutMs, log });
-  log.info({ host: server.address.address, port: server.address.port, publicUrl: config.publicUrl }, 'Cairn is listening');
+  shutdown = gracefulShutdown({ servers: [server, contentServer], stopRuntime: () => runtime.stop(), graceMs: config.shutdownTimeoutMs, log });
+  log.info({ host: server.address.address, port: server.address.port, publicUrl: config.publicUrl, contentPort: contentServer.address.port, contentUrl: config.contentUrl }, 'Cairn is listening');
   console.log(banner(config, firstAdmin));
   if (stopRequested) onSignal(stopRequested as NodeJS.Signals);
 }
@@ -85,6 +90,7 @@ function banner(config: Config, firstAdmin: FirstAdmin | undefined): string {
     '',
     `  Cairn is running: open ${config.publicUrl}/`,
     `  API description:  ${config.publicUrl}/api/v1/docs`,
+    `  Content origin:   ${config.contentUrl} (SCORM player and package files)`,
     config.databaseUrl ? '  Database:         DATABASE_URL' : `  Database:         embedded PostgreSQL in ${config.dataDir}/pg (port ${config.embeddedPgPort})`,
     `  Files:            ${config.blobStore === 's3' ? `S3 bucket ${config.s3?.bucket}` : config.blobDir}`,
   ];

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { buildApp } from '../../src/app.js';
+import { buildContentApp, type BuiltContentApp } from '../../src/content/app.js';
 import { ensureFirstAdmin } from '../../src/bootstrap.js';
 import { seedLrsCredential } from '../../src/xapi/auth/service.js';
 import type { AppDeps, Clock } from '../../src/deps.js';
@@ -54,6 +55,8 @@ export interface TestApp {
   readonly deps: AppDeps;
   readonly app: ReturnType<typeof buildApp>['app'];
   readonly openApi: Record<string, unknown>;
+  /** The content origin (SCORM player, package files, runtime endpoints), not listening. */
+  readonly content: BuiltContentApp;
   readonly clock: TestClock;
   readonly databaseUrl: string;
   /** The environment the app was configured with, so a second instance can share it. */
@@ -99,10 +102,12 @@ export async function startTestApp(options: { env?: Record<string, string>; jobs
   await ensureFirstAdmin(runtime.deps.db, config, clock, log);
   await seedLrsCredential(runtime.deps.db, runtime.deps.secrets, config, clock, log);
   const { app, openApi } = buildApp(runtime.deps);
+  const content = buildContentApp(runtime.deps);
   return {
     deps: runtime.deps,
     app,
     openApi,
+    content,
     clock,
     databaseUrl: database.url,
     env,
