@@ -67,6 +67,12 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<BlobListEntry>;
   /** Deletes every object whose key starts with `prefix` (which must not be empty); returns how many. */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * The object's file on the local disk, for readers that need random access (a zip's central
+   * directory is at its end) — only the local adapter has one. Read-only; a concurrent put
+   * replaces the file by rename, so an already opened descriptor keeps reading one version.
+   */
+  localPath?(key: string): string;
   /** Makes every completed `put` durable, including those with `durable: false`. */
   sync(): Promise<void>;
   /** Resolves when the store is reachable and usable (readiness probe); rejects otherwise. */

@@ -161,6 +161,12 @@ export class LocalBlobStore implements BlobStore {
     return keys.length;
   }
 
+  localPath(key: string): string {
+    this.assertOpen();
+    assertSafeKey(key);
+    return this.objectPath(key);
+  }
+
   /**
    * One syncfs(2) of the blob directory's file system (coreutils `sync -f`): a single flush for
    * a batch of non-durable puts costs about what one per-file fsync does, not thousands of them.

@@ -69,7 +69,7 @@ async function handleUpload(ctx: HandlerContext<Record<string, never>, { lineage
   }
   const id = randomUUID();
   const key = uploadKey(principal.tenantId, id);
-  const spool = deps.config.jobsEnabled ? localSpoolPath(deps.config, id) : undefined;
+  const spool = deps.config.jobsEnabled && !deps.blobs.localPath ? localSpoolPath(deps.config, id) : undefined;
   let row: repo.PackageRow | undefined;
   try {
     const lineageText = query.lineage ?? upload.fieldsBeforeFile['lineage'];

@@ -52,7 +52,8 @@ export function uploadKey(tenantId: string, packageId: string): string {
 
 /**
  * Where an upload handled by this node leaves its spooled zip, so the job (usually on the same
- * node) can skip downloading it again from the blob store. Any node can still run the job.
+ * node) can skip downloading it again from an S3 store. Any node can still run the job. With the
+ * local store the job opens the stored zip itself and nothing is spooled.
  */
 export function localSpoolPath(config: Pick<Config, 'scorm'>, packageId: string): string {
   return path.join(config.scorm.tempDir, `${packageId}.upload.zip`);
@@ -110,8 +111,8 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
   const log = deps.log.child({ packageId });
   await fs.mkdir(deps.config.scorm.tempDir, { recursive: true });
   const spooled = localSpoolPath(deps.config, packageId);
-  let file = spooled;
-  let ownTemp = false;
+  // Files this run must remove: the spool and any download, never the blob store's own file.
+  const temporary = [spooled];
   let zip: yauzl.ZipFile | undefined;
 
   const fail = async (): Promise<{ status: 'failed'; errors: number; warnings: number }> => {
@@ -125,9 +126,13 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
   };
 
   try {
-    if (!(await fs.stat(spooled).catch(() => undefined))) {
+    // Where the zip is on this node's disk: the local store's own file, the upload's spool, or a
+    // download of the object (S3, or an upload spooled on another node).
+    const inStore = deps.blobs.localPath?.(row.upload_blob_key);
+    let file = inStore && (await fs.stat(inStore).catch(() => undefined)) ? inStore : spooled;
+    if (!(await fs.stat(file).catch(() => undefined))) {
       file = path.join(deps.config.scorm.tempDir, `${packageId}-${randomUUID()}.zip`);
-      ownTemp = true;
+      temporary.push(file);
       const blob = await deps.blobs.get(row.upload_blob_key).catch((error: unknown) => {
         if (isAppError(error) && error.code === 'not_found') return undefined;
         throw error;
@@ -204,8 +209,7 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
     return { status: 'ready', errors: 0, warnings: report.warnings };
   } finally {
     zip?.close();
-    await fs.rm(file, { force: true });
-    if (!ownTemp) await fs.rm(spooled, { force: true });
+    await Promise.all(temporary.map((f) => fs.rm(f, { force: true })));
   }
 }
 
