@@ -17,6 +17,7 @@ import { lrsStoreEndpoints } from './xapi/auth/routes.js';
 import { lrsAdminEndpoints } from './xapi/admin/routes.js';
 import { packageEndpoints } from './scorm/packages/routes.js';
 import { scormRuntimeEndpoints } from './scorm/launch/routes.js';
+import { ltiEndpoints, ltiRouter } from './lti/index.js';
 import { version } from './version.js';
 
 /** Every endpoint of the REST API under /api/v1, in the order they appear in the OpenAPI document. */
@@ -30,6 +31,7 @@ export const apiEndpoints: readonly AnyEndpoint[] = [
   ...lrsStoreEndpoints,
   ...lrsAdminEndpoints,
   ...packageEndpoints,
+  ...ltiEndpoints,
   ...scormRuntimeEndpoints,
 ];
 
@@ -66,6 +68,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.use('/api/v1', api);
 
   app.use('/xapi', xapiRouter(deps));
+  app.use(ltiRouter(deps));
 
   app.get('/', (_req, res) => {
     res.locals['route'] = '/';

@@ -7,6 +7,7 @@ import type { RateLimiter } from './auth/rate-limit.js';
 import type { SecretBox } from './auth/secret-box.js';
 import type { JobQueue } from './jobs/index.js';
 import type { XapiAuthenticator } from './xapi/auth/service.js';
+import type { LtiCore } from './lti/core/index.js';
 import type { PrincipalCache } from './auth/principal-cache.js';
 
 export interface Clock {
@@ -34,4 +35,6 @@ export interface AppDeps {
   readonly xapiAuth: XapiAuthenticator;
   /** Absent when this process runs no job queue (e.g. a CLI command). */
   readonly jobs: JobQueue | undefined;
+  /** Cairn's LTI signing keys and the cache of platforms' and tools' JWKS. */
+  readonly lti: LtiCore;
 }

@@ -16,6 +16,8 @@ import { systemClock, type AppDeps, type Clock } from './deps.js';
 import { XapiAuthenticator } from './xapi/auth/service.js';
 import { PrincipalCache } from './auth/principal-cache.js';
 import { scormImportJob } from './scorm/packages/service.js';
+import { createLtiCore } from './lti/core/index.js';
+import { ltiHousekeepingJob, ltiKeyRotationJob } from './lti/jobs.js';
 
 /**
  * JSON lines on stdout (or `destination`, for tests that read what an operator's log shipper
@@ -86,6 +88,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
     const metrics = createMetrics(db);
     rateLimiter = new RateLimiter(db, clock, log);
     rateLimiter.start();
+    const lti = createLtiCore({ db, secrets, clock, log, config: config.lti });
     if (options.jobs) {
       jobs = await startJobQueue({
         connectionString: databaseUrl,
@@ -95,11 +98,13 @@ export async function startRuntime(config: Config, log: Logger, options: {
           auditRetentionJob({ db, clock, log, retentionDays: config.auditRetentionDays }),
           housekeepingJob({ db, clock }),
           scormImportJob({ db, blobs, log, clock, config }),
+          ltiKeyRotationJob({ lti }),
+          ltiHousekeepingJob({ db, clock, config: config.lti }),
         ],
       });
     }
     const xapiAuth = new XapiAuthenticator(db, secrets, clock);
-    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, principalCache: new PrincipalCache(), jobs };
+    const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, principalCache: new PrincipalCache(), jobs, lti };
     // Idempotent: main.ts's shutdown and a test's cleanup may both call it.
     let stopping: Promise<void> | undefined;
     const stop = () => {

@@ -18,6 +18,7 @@ export const scopes = [
   'tokens:read', 'tokens:write',
   'lrs:read', 'lrs:write',
   'packages:read', 'packages:write',
+  'lti:read', 'lti:write',
 ] as const;
 export type Scope = (typeof scopes)[number];
 

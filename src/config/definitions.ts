@@ -76,6 +76,11 @@ export const variables = [
   { name: 'CAIRN_SCORM_MAX_RATIO', kind: 'integer', default: '100', min: 2, group: 'SCORM packages', description: 'Largest compression ratio (inflated ÷ compressed) of one entry once it inflates past 1 MiB; beyond it the package is rejected as a zip bomb.' },
   { name: 'CAIRN_SCORM_TEMP_DIR', kind: 'string', derivedDefault: '`<CAIRN_DATA_DIR>/tmp/scorm`', group: 'SCORM packages', description: 'Where a package zip is spooled to disk while it is extracted (zip needs random access). Needs room for the largest upload times the import concurrency.' },
 
+  // LTI
+  { name: 'CAIRN_LTI_KEY_ROTATION_DAYS', kind: 'integer', default: '90', min: 2, max: 3650, group: 'LTI', description: 'Cairn\'s LTI signing key (RS256, published at `/.well-known/jwks.json`) is replaced by the already-published next key after this many days; a daily job checks.' },
+  { name: 'CAIRN_LTI_KEY_OVERLAP_DAYS', kind: 'integer', default: '7', min: 1, max: 365, group: 'LTI', description: 'After a rotation the replaced key stays in the JWKS this long, so platforms can still verify what it signed. Must be less than the rotation period.' },
+  { name: 'CAIRN_LTI_LAUNCH_LOG_DAYS', kind: 'integer', default: '180', min: 1, group: 'LTI', description: 'LTI launch-log entries (successful and refused launches) older than this are purged.' },
+
   // Jobs and retention
   { name: 'CAIRN_JOBS_ENABLED', kind: 'boolean', default: 'true', group: 'Jobs and retention', description: 'Run background job workers (pg-boss) in this process. Turn off on nodes that should only serve HTTP.' },
   { name: 'CAIRN_AUDIT_RETENTION_DAYS', kind: 'integer', default: '365', min: 1, group: 'Jobs and retention', description: 'Audit-log entries older than this are purged by a daily job.' },

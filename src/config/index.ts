@@ -53,6 +53,13 @@ export interface Config {
   readonly jobsEnabled: boolean;
   readonly auditRetentionDays: number;
   readonly scorm: ScormConfig;
+  readonly lti: LtiConfig;
+}
+
+export interface LtiConfig {
+  readonly keyRotationDays: number;
+  readonly keyOverlapDays: number;
+  readonly launchLogDays: number;
 }
 
 export interface ScormConfig {
@@ -272,7 +279,15 @@ export function loadConfig(env: Env): Config {
       maxRatio: int('CAIRN_SCORM_MAX_RATIO'),
       tempDir: path.resolve(str('CAIRN_SCORM_TEMP_DIR') ?? path.join(dataDir, 'tmp', 'scorm')),
     },
+    lti: {
+      keyRotationDays: int('CAIRN_LTI_KEY_ROTATION_DAYS'),
+      keyOverlapDays: int('CAIRN_LTI_KEY_OVERLAP_DAYS'),
+      launchLogDays: int('CAIRN_LTI_LAUNCH_LOG_DAYS'),
+    },
   };
+  if (config.lti.keyOverlapDays >= config.lti.keyRotationDays) {
+    problems.push(`CAIRN_LTI_KEY_OVERLAP_DAYS (${config.lti.keyOverlapDays}) must be less than CAIRN_LTI_KEY_ROTATION_DAYS (${config.lti.keyRotationDays})`);
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);

@@ -1,0 +1,18 @@
+import { Router } from 'express';
+import type { AppDeps } from '../deps.js';
+import type { AnyEndpoint } from '../http/endpoint.js';
+import { ltiCoreRouter, ltiKeyEndpoints } from './core/routes.js';
+import { ltiToolRouter } from './tool/routes.js';
+import { ltiRegistrationEndpoints } from './tool/registrations/routes.js';
+import { ltiLaunchLogEndpoints } from './tool/launch-log/routes.js';
+
+/** The admin API of LTI under /api/v1/lti: keys, registrations, the launch log. */
+export const ltiEndpoints: readonly AnyEndpoint[] = [...ltiKeyEndpoints, ...ltiRegistrationEndpoints, ...ltiLaunchLogEndpoints];
+
+/** The browser- and platform-facing LTI routes on the main origin (JWKS, login, launch, registration). */
+export function ltiRouter(deps: AppDeps): Router {
+  const router = Router();
+  router.use(ltiCoreRouter(deps));
+  router.use(ltiToolRouter(deps));
+  return router;
+}
