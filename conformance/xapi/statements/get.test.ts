@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../../../test/support/app.js';
 import { client, createCredential, startLrs, statement, versions, type Version } from '../support.js';
@@ -217,6 +218,36 @@ describe.each(versions)('xAPI %s', (version) => {
     expect(Date.parse(stored.stored)).toBeLessThanOrEqual(Date.parse(header));
     const single = await c().get(`/xapi/statements?statementId=${id}`);
     expect(single.headers['x-experience-api-consistent-through']).toMatch(/Z$/);
+  });
+
+  it('Communication 2.1.3 — Consistent-Through never passes a statement write still in flight, and unrelated writes do not hold it back', async () => {
+    const verb = `http://example.com/verbs/${randomUUID()}`;
+    const unrelated = new pg.Client({ connectionString: t.databaseUrl });
+    const writer = new pg.Client({ connectionString: t.databaseUrl });
+    await unrelated.connect();
+    await writer.connect();
+    try {
+      // An unrelated write transaction (rate limits, documents…) is open the whole time.
+      await unrelated.query('begin');
+      await unrelated.query('select pg_current_xact_id()');
+      const [first] = await post(version, statement({ verb: { id: verb } }));
+      expect(await ids(version, `verb=${enc(verb)}`)).toEqual([first]);
+      // A statement writer starts (labelled, with an xid) and has not committed.
+      await writer.query('begin');
+      const { rows: [started] } = await writer.query<{ at: Date }>("select set_config('application_name', 'cairn xapi statement writer', true), pg_current_xact_id(), now() as at");
+      const [second] = await post(version, statement({ verb: { id: verb } }));
+      const held = await c().get(`/xapi/statements?verb=${enc(verb)}`);
+      expect(Date.parse(held.headers['x-experience-api-consistent-through'] as string)).toBeLessThanOrEqual(started!.at.getTime());
+      // The later statement waits behind the open writer: what is listed is complete up to the bound.
+      expect((held.body.statements as Array<{ id: string }>).map((s) => s.id)).toEqual([first]);
+      await writer.query('commit');
+      expect(await ids(version, `verb=${enc(verb)}`)).toEqual([second, first]);
+    } finally {
+      await unrelated.query('rollback').catch(() => undefined);
+      await writer.query('rollback').catch(() => undefined);
+      await unrelated.end();
+      await writer.end();
+    }
   });
 
   it('Communication 2.1.3 — Last-Modified is the stored time of the statement (single) or of the newest one returned', async () => {

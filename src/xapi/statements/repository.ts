@@ -52,6 +52,13 @@ export interface BatchResult {
 export const conflictSqlState = 'XA409';
 
 /**
+ * Statement writers label their transaction (set_config … is_local: it reverts at commit), so
+ * the consistency bound waits only for them, not for unrelated writes such as rate-limit
+ * counters or documents.
+ */
+const writerApplicationName = 'cairn xapi statement writer';
+
+/**
  * Writes a whole batch in ONE SQL statement: statements, relation rows, attachment records,
  * activity definitions and identities are data-modifying CTEs over JSON record sets, so a
  * batch of any size is one round trip and atomic on its own. `stored` is read from the
@@ -76,7 +83,7 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     : 'do nothing';
   // $1 store, $2 credential, $3 trusted, $4 abort on conflict, $5..$10 JSON record sets.
   const text = `
-    with tx as materialized (select pg_current_xact_id() as xid),
+    with tx as materialized (select set_config('application_name', '${writerApplicationName}', true) as marked, pg_current_xact_id() as xid),
     clock as materialized (
       select clock_timestamp() as stored, to_char(clock_timestamp() at time zone 'UTC', ${isoMillis}) as stored_text from tx
     ),
@@ -198,14 +205,15 @@ export async function findStatement(db: Queryable, storeId: string, id: string, 
 
 /**
  * The instant before which every statement is visible to a query that starts now:
- * the earlier of now and the start of the oldest transaction that has written something
- * (has an xid) and not finished. Statement writers read `stored` from the clock only after
- * taking their xid, so a writer not yet listed here will store a later instant.
+ * the earlier of now and the start of the oldest statement-writing transaction that has an
+ * xid and has not finished. Writers label themselves and take their xid before they read
+ * `stored` from the clock, so a writer not yet listed here will store a later instant.
  */
 export async function consistentThrough(db: Queryable): Promise<string> {
   const rows = await preparedQuery<{ at: string }>(db, 'xapi_consistent_through',
     `select to_char(least(clock_timestamp(), min(xact_start)) at time zone 'UTC', ${isoMicros}) as at
-     from pg_stat_activity where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()`, []);
+     from pg_stat_activity
+     where datname = current_database() and application_name = '${writerApplicationName}' and backend_xid is not null and pid <> pg_backend_pid()`, []);
   return rows[0]!.at;
 }
 
