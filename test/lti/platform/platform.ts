@@ -112,7 +112,7 @@ export class TestPlatform {
     const user = this.users.get(params.loginHint);
     const link = this.links.get(params.messageHint) ?? {};
     if (!user) throw new Error(`test platform: unknown login_hint ${params.loginHint}`);
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.now() / 1000);
     const context = link.context === undefined ? { id: 'course-1', label: 'BIO101', title: 'Biology 101', type: ['http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering'] } : link.context;
     return {
       iss: this.issuer, aud: params.clientId, sub: user.sub, iat: now, exp: now + 300, nonce: params.nonce,
@@ -245,6 +245,8 @@ export class TestPlatform {
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  /** The platform's clock (tests share Cairn's movable one). */
+  now: () => number = Date.now;
   /** Pages of the "LMS" itself, served at /lms/<name> (the browser test's course page). */
   readonly extraPages = new Map<string, string>();
 
