@@ -174,7 +174,10 @@ const seqManifest = `<?xml version="1.0" encoding="UTF-8"?>
         <imsss:sequencing>
           <imsss:sequencingRules>
             <imsss:preConditionRule>
-              <imsss:ruleConditions><imsss:ruleCondition referencedObjective="lesson-prereq" operator="not" condition="satisfied"/></imsss:ruleConditions>
+              <imsss:ruleConditions conditionCombination="any">
+                <imsss:ruleCondition referencedObjective="lesson-prereq" operator="not" condition="objectiveStatusKnown"/>
+                <imsss:ruleCondition referencedObjective="lesson-prereq" operator="not" condition="satisfied"/>
+              </imsss:ruleConditions>
               <imsss:ruleAction action="disabled"/>
             </imsss:preConditionRule>
           </imsss:sequencingRules>
@@ -319,7 +322,7 @@ export const runtimeFixtures: FixtureSpec[] = [
   },
   {
     file: 'runtime-scorm2004-sequenced.zip', expect: 'ready',
-    purpose: 'Browser tests: SCORM 2004 4th Edition, three SCOs under flow+choice; the quiz is disabled (precondition rule) until the lesson writes a global objective; the intro is excluded from satisfaction rollup; the quiz reports a scaled score and exits all.',
+    purpose: 'Browser tests: SCORM 2004 4th Edition, three SCOs under flow+choice; the quiz is disabled (precondition rule: objective status unknown or not satisfied) until the lesson writes a satisfied global objective; the intro is excluded from satisfaction rollup; the quiz reports a scaled score and exits all.',
     build: () => writeZip([
       { name: 'imsmanifest.xml', data: seqManifest, method: 8 },
       { name: 'intro.html', data: seqIntro, method: 8 },
