@@ -173,6 +173,11 @@ async function importBench(ctx: BenchContext): Promise<{ import_s: number; unzip
     console.log(`import ${i + 1}: upload ${run.upload.toFixed(2)} s + processing ${run.processing.toFixed(2)} s = ${(run.upload + run.processing).toFixed(2)} s (end to end ${run.total.toFixed(2)} s incl. ${run.queueWait.toFixed(2)} s waiting for a worker to poll); ${tool}: ${unzips[i]!.toFixed(2)} s`);
   }
   const ratio = Math.round((importS / unzipS) * 100) / 100;
+  const phases = ctx.cairn.output().split('\n').filter((l) => l.includes('"package ready"')).pop();
+  if (phases) {
+    const t = JSON.parse(phases) as Record<string, number>;
+    console.log(`last import's job phases (ms): spool ${t['spool_ms']}, scan ${t['scan_ms']}, manifest ${t['manifest_ms']}, extract ${t['extract_ms']}, sync ${t['sync_ms']}, commit ${t['commit_ms']}`);
+  }
   console.log(`import ${importS.toFixed(2)} s vs ${tool} ${unzipS.toFixed(2)} s → ${ratio}× (target ≤ 2×)`);
   return { import_s: Math.round(importS * 1000) / 1000, unzip_s: Math.round(unzipS * 1000) / 1000, import_ratio: ratio };
 }
@@ -209,7 +214,8 @@ async function main(): Promise<void> {
     CAIRN_ADMIN_EMAIL: adminEmail,
     CAIRN_ADMIN_PASSWORD: adminPassword,
     CAIRN_RATE_LIMIT_API_PER_MINUTE: '1000000000',
-    CAIRN_LOG_LEVEL: 'warn',
+    // info: the job's completion line carries its phase timings (a few hundred request lines too).
+    CAIRN_LOG_LEVEL: 'info',
   }, port, '/readyz');
   let summary: Record<string, number | null> = { import_s: null, unzip_s: null, import_ratio: null, commits_per_s: null, commit_p95_ms: null };
   try {
