@@ -213,7 +213,7 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
       await repo.replaceItems(tx, row.tenant_id, packageId, model);
       await repo.updatePackage(tx, packageId, {
         status: 'ready', phase: 'ready', percent: 100, progress: { files_done: scan.files.length, files_total: scan.files.length, bytes_done: scan.totalUncompressed, bytes_total: scan.totalUncompressed },
-        title: model.title, scorm_version: model.version, manifest_identifier: model.identifier || null, model, report,
+        title: model.title || row.title, scorm_version: model.version, manifest_identifier: model.identifier || null, model, report,
         file_count: scan.files.length, byte_size: String(scan.totalUncompressed), processed_at: deps.clock.now(),
       }, deps.clock.now());
     });

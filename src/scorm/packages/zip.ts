@@ -285,6 +285,15 @@ export async function scanZip(zip: yauzl.ZipFile, limits: ZipLimits): Promise<Zi
     totalUncompressed += uncompressedSize;
     files.push({ path, zipName: c.zipName, compressedSize, uncompressedSize, raw: c.raw });
   }
+  // A name that is a file and also a folder of another file ("a" and "a/b") cannot be stored
+  // as both on a disk, and which one the package means is unknowable.
+  const folders = new Set<string>();
+  for (const f of files) {
+    for (let at = f.path.indexOf('/'); at > 0; at = f.path.indexOf('/', at + 1)) folders.add(f.path.slice(0, at));
+  }
+  for (const f of files) {
+    if (folders.has(f.path)) findings.push({ severity: 'error', code: 'zip_entry_path_conflict', location: f.zipName, message: `"${f.path}" is a file and also the folder of other entries.` });
+  }
   if (outside > 0) {
     findings.push({ severity: 'warning', code: 'zip_entries_outside_root', message: `${outside} entr${outside === 1 ? 'y lies' : 'ies lie'} outside the folder "${root}" that holds the manifest and were skipped.` });
   }
