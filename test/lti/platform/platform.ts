@@ -37,6 +37,8 @@ export interface TokenTweak {
   key?: CryptoKey;
   /** Send an unsigned token (`alg: none`). */
   unsigned?: boolean;
+  /** Sign with another JWT library instead of jose (interop). */
+  signer?: (claims: Record<string, unknown>, key: { kid: string; privateKey: CryptoKey }) => Promise<string>;
 }
 
 interface SigningKey { kid: string; privateKey: CryptoKey; publicJwk: JWK }
@@ -144,6 +146,7 @@ export class TestPlatform {
       return `${enc({ alg: 'none', typ: 'JWT', ...tweak.header })}.${enc(finalClaims)}.`;
     }
     const key = this.signingKey();
+    if (tweak.signer) return tweak.signer(finalClaims, key);
     return new SignJWT(finalClaims as JWTPayload)
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid, ...tweak.header } as { alg: string })
       .sign(tweak.key ?? key.privateKey);
