@@ -1,4 +1,6 @@
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminEmail, startTestApp, type TestApp } from '../support/app.js';
@@ -54,6 +56,45 @@ describe('processing phases through the API', () => {
     // Running the job again (a retry after a crash) changes nothing.
     expect(await processPackage(t.deps, res.body.id)).toMatchObject({ status: 'ready' });
     expect(await t.deps.db('scorm_items').where({ package_id: res.body.id })).toHaveLength(3);
+  });
+
+  it('shows phase uploading with the percent received while the body is still arriving', async () => {
+    const zip = await fs.readFile(path.join(fixturesDir, 'bomb-total.zip'));
+    const token = (await admin.post('/api/v1/tokens').send({ name: 'slow-upload', scopes: ['packages:read', 'packages:write'] })).body.token as string;
+    const server = t.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const req = http.request({ host: '127.0.0.1', port, path: '/api/v1/packages', method: 'POST', headers: { 'Content-Type': 'application/zip', 'Content-Length': String(zip.length), Authorization: `Bearer ${token}` } });
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => { body += c.toString(); });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+      req.write(zip.subarray(0, 100_000));
+      await new Promise((r) => setTimeout(r, 400));
+      req.write(zip.subarray(100_000, 200_000));
+      let uploading: Record<string, unknown> | undefined;
+      for (let i = 0; i < 50 && !uploading; i++) {
+        const list = await t.agent().get('/api/v1/packages?all_versions=true').set('Authorization', `Bearer ${token}`);
+        uploading = list.body.data.find((p: { phase: string }) => p.phase === 'uploading');
+        if (!uploading) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(uploading).toMatchObject({ status: 'processing', phase: 'uploading' });
+      const status = (await t.agent().get(`/api/v1/packages/${uploading!['id'] as string}/status`).set('Authorization', `Bearer ${token}`)).body;
+      expect(status.percent).toBeGreaterThan(0);
+      expect(status.percent).toBeLessThan(100);
+      expect(status.progress.bytes_total).toBe(zip.length);
+      req.end(zip.subarray(200_000));
+      const done = await answer;
+      expect(done.status).toBe(202);
+      expect(JSON.parse(done.body)).toMatchObject({ id: uploading!['id'], phase: 'queued' });
+    } finally {
+      server.close();
+    }
   });
 
   it('a package whose job pg-boss gave up on is reported failed (processing_failed), not processing forever', async () => {
