@@ -212,6 +212,18 @@ describe.each(versions)('xAPI %s', (version) => {
     expect((stored['context'] as { contextActivities: unknown }).contextActivities).toEqual({ grouping: [{ id: 'http://example.com/course' }] });
   });
 
+  it('Communication 2.1.2 — concurrent batches about the same new learners and activities all succeed', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const people = Array.from({ length: 30 }, (_, i) => ({ name: `P${i}`, mbox: `mailto:p${i}-${tag}@example.com` }));
+    const activities = Array.from({ length: 10 }, (_, i) => ({ id: `http://example.com/${tag}/a${i}`, definition: { name: { en: `A${i}` } } }));
+    const batch = (k: number) => people.map((actor, i) => statement({ actor, object: activities[(i * (k + 1)) % activities.length] }))
+      .sort(() => (k % 2 === 0 ? 1 : -1));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, k) => c().post('/xapi/statements').send(k % 2 === 0 ? batch(k) : batch(k).reverse())));
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
+    const person = await c().get(`/xapi/agents?agent=${encodeURIComponent(JSON.stringify({ mbox: people[3]!.mbox }))}`);
+    expect(person.body.name).toEqual(['P3']);
+  });
+
   it('Communication 3.2 — malformed JSON, a non-JSON content type and an empty body are 400', async () => {
     expect((await c().post('/xapi/statements').set('Content-Type', 'application/json').send('{"actor":')).status).toBe(400);
     expect((await c().post('/xapi/statements').set('Content-Type', 'text/plain').send(JSON.stringify(statement()))).status).toBe(400);

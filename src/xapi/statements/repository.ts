@@ -131,6 +131,8 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
       insert into xapi_agents (store_id, agent_key, name, ifi)
       select $1, g.k, g.n, g.f from json_to_recordset($10::json) as g(k text, n text, f jsonb)
       where exists (select 1 from ins)
+      -- One order for every writer, so concurrent batches never wait on each other in a cycle.
+      order by g.k, g.n
       on conflict do nothing
     )
     ${hasVoiding ? `, voiding as (

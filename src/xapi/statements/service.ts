@@ -176,13 +176,22 @@ export class StatementService {
     };
 
     if (voidedInBatch.size === 0 && prepared.length > 0) {
-      try {
-        await repo.insertBatch(this.deps.db, batch);
-        this.remember(credential.storeId, trusted, definitionRows, identityRows);
-        return prepared.map((p) => p.id);
-      } catch (error) {
-        if (pgCode(error) !== repo.conflictSqlState) throw error;
-        // An id exists already: redo in a transaction that compares the statements.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await repo.insertBatch(this.deps.db, batch);
+          this.remember(credential.storeId, trusted, definitionRows, identityRows);
+          return prepared.map((p) => p.id);
+        } catch (error) {
+          const code = pgCode(error);
+          // A deadlock or serialization failure stored nothing: try again, as withTransaction does.
+          if ((code === '40P01' || code === '40001') && attempt < 3) {
+            await new Promise((r) => setTimeout(r, 5 * 2 ** attempt + Math.random() * 10));
+            continue;
+          }
+          if (code !== repo.conflictSqlState) throw error;
+          // An id exists already: redo in a transaction that compares the statements.
+          break;
+        }
       }
     }
     if (prepared.length === 0) return [];
