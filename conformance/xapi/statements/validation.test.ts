@@ -31,6 +31,7 @@ const invalidBoth: Case[] = [
   ['Data 2.4.2.1 — an Agent with two IFIs', () => statement({ actor: { mbox: 'mailto:a@example.com', openid: 'http://example.com/a' } }), 'actor'],
   ['Data 2.4.2.1 — an Agent with no IFI', () => statement({ actor: { objectType: 'Agent', name: 'Nobody' } }), 'actor'],
   ['Data 2.4.2.1 — an Agent with a wrong objectType case', () => statement({ actor: { objectType: 'agent', mbox: 'mailto:a@example.com' } }), 'actor.objectType'],
+  ['Data 2.4.2.2 — a Group without objectType (read as an Agent: no IFI)', () => statement({ actor: { member: [agent] } }), 'actor'],
   ['Data 2.4.2.2 — an anonymous Group without members', () => statement({ actor: { objectType: 'Group', name: 'Empty' } }), 'actor'],
   ['Data 2.4.2.2 — a Group whose member is a Group', () => statement({ actor: { objectType: 'Group', member: [{ objectType: 'Group', member: [agent] }] } }), 'actor.member[0]'],
   ['Data 2.4.2.2 — an identified Group with two IFIs', () => statement({ actor: { objectType: 'Group', mbox: 'mailto:g@example.com', openid: 'http://example.com/g', member: [agent] } }), 'actor'],
@@ -107,6 +108,8 @@ const validBoth: Case[] = [
   ['Data 2.4.5 — a full result', () => statement({ result: { score: { scaled: -1, raw: 0, min: 0, max: 10 }, success: false, completion: true, response: 'x', duration: 'P1DT2H3M4.56S', extensions: { 'http://example.com/ext': { anything: [1, null] } } } })],
   ['Data 2.4.6 — a full context', () => statement({ context: { registration: randomUUID().toUpperCase(), instructor: agent, team: { objectType: 'Group', member: [agent] }, revision: 'r1', platform: 'p', language: 'zh-Hant-TW', statement: { objectType: 'StatementRef', id: randomUUID() }, extensions: { 'urn:x:y': 1 } } })],
   ['Data 4.5 — a timestamp with an offset', () => statement({ timestamp: '2020-06-01T12:00:00.123+05:30' })],
+  ['Data 2.4.7 — a timestamp in the future (not rejected)', () => statement({ timestamp: new Date(Date.now() + 3_600_000).toISOString() })],
+  ['Data 4.5 — a timestamp with microseconds', () => statement({ timestamp: '2020-06-01T12:00:00.123456Z' })],
   ['Data 4.2 — language maps with region and script subtags', () => statement({ verb: { id: 'http://example.com/v', display: { 'en-GB': 'x', 'sr-Latn-RS': 'y', und: 'z' } } })],
   ['Data 2.2 — unicode everywhere', () => statement({ verb: { id: 'http://example.com/v', display: { ja: '経験した' } }, result: { response: '🙂' } })],
 ];
