@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminEmail, startTestApp, type TestApp } from '../support/app.js';
 import { auditRows, createCourse, expectProblem, uniqueEmail, userAgent, userPassword, type Agent } from '../support/api.js';
 import { fixturesDir, importFixtures } from '../../scripts/build-fixtures.js';
@@ -13,6 +13,9 @@ import { latestReadyVersion } from '../../src/scorm/packages/repository.js';
  * every fixture of fixtures/scorm/. Limits are lowered so the "total size" and "entry count"
  * bombs stay small files.
  */
+// Each test waits for real jobs (pg-boss polls every second); a busy CI machine needs room.
+vi.setConfig({ testTimeout: 90_000 });
+
 let t: TestApp;
 let admin: Agent;
 let tenantId: string;
@@ -31,7 +34,7 @@ async function uploadRaw(agent: Agent, body: Buffer, query = '') {
 
 /** Polls the status endpoint until the job is done, and returns the final status. */
 async function settled(agent: Agent, id: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 25_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const res = await agent.get(`/api/v1/packages/${id}/status`);
     expect(res.status).toBe(200);
