@@ -99,6 +99,7 @@ export function openApiRouter(document: Json): Router {
     res.locals['route'] = '/api/v1/docs';
     res.type('html').send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Cairn API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="docs/assets/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="docs/assets/swagger-ui-bundle.js"></script>

@@ -86,7 +86,8 @@ describe('/api/v1/docs', () => {
     const page = await request(t.app).get('/api/v1/docs');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
-    const refs = [...page.text.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)].map((m) => m[1]!);
+    // (data: URLs, such as the empty favicon that spares a 404, need no request)
+    const refs = [...page.text.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="([^"]+)"/g)].map((m) => m[1]!).filter((r) => !r.startsWith('data:'));
     expect(refs.length).toBeGreaterThanOrEqual(3);
     const base = new URL('http://cairn.test/api/v1/docs');
     let init = '';
