@@ -74,6 +74,11 @@ export interface EndpointDefinition<PS extends TSchema | undefined = undefined, 
   readonly params?: PS;
   readonly query?: QS;
   readonly body?: BS;
+  /**
+   * For endpoints that read the request themselves (uploads): the body as documented in the
+   * OpenAPI document, by media type. Never validated by the pipeline.
+   */
+  readonly requestContent?: Readonly<Record<string, { readonly schema: TSchema }>>;
   /** Defaults: 200 for reads, 201 for POST, 204 for DELETE. */
   readonly status?: number;
   readonly responses: Readonly<Record<number, ResponseSpec>>;

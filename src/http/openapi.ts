@@ -57,6 +57,7 @@ export function buildOpenApiDocument(mounted: readonly MountedEndpoint[], option
       tags: endpoint.tags,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(endpoint.body ? { requestBody: { required: true, content: { 'application/json': { schema: plain(endpoint.body) } } } } : {}),
+      ...(!endpoint.body && endpoint.requestContent ? { requestBody: { required: true, content: Object.fromEntries(Object.entries(endpoint.requestContent).map(([type, c]) => [type, { schema: plain(c.schema) }])) } } : {}),
       responses,
       security: 'public' in auth ? [] : auth.sessionOnly ? [{ cookieAuth: [] }] : [{ cookieAuth: [] }, { bearerAuth: [] }],
       ...('public' in auth ? {} : {

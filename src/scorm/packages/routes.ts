@@ -143,6 +143,15 @@ export const packageEndpoints: AnyEndpoint[] = [
       lineage: Type.Optional(Uuid('Add a new version to the package with this id')),
       filename: Type.Optional(Type.String({ maxLength: 255, description: 'Original file name, for raw uploads' })),
     }, { additionalProperties: false }),
+    requestContent: {
+      'multipart/form-data': {
+        schema: Type.Object({
+          lineage: Type.Optional(Uuid('Add a new version to the package with this id (must come before the file part)')),
+          file: Type.String({ contentMediaType: 'application/zip', description: 'The package zip' }),
+        }, { required: ['file'] }),
+      },
+      'application/zip': { schema: Type.String({ contentMediaType: 'application/zip', description: 'The package zip as the whole body' }) },
+    },
     transactional: false,
     status: 202,
     responses: { 202: { description: 'Accepted; processing', schema: Accepted }, 413: { description: 'Larger than CAIRN_SCORM_MAX_UPLOAD' } },
