@@ -39,6 +39,8 @@ describe.each(versions)('xAPI %s', (version) => {
     expect((await c().get(q({ mbox: 'mailto:a@example.com', openid: 'http://example.com/a' }))).status).toBe(400);
     expect((await c().get(q({ objectType: 'Group', member: [{ mbox: 'mailto:a@example.com' }] }))).status).toBe(400);
     expect((await c().get(`${q({ mbox: 'mailto:a@example.com' })}&extra=1`)).status).toBe(400);
+    expect((await c().get(q({ account: { homePage: 'http://example.com', name: 'nul\u0000' } }))).status).toBe(400);
+    expect((await c().get('/xapi/activities?activityId=http%3A%2F%2Fexample.com%2F%00')).status).toBe(400);
   });
 
   it('Communication 1.1 — HEAD /agents answers like GET without a body', async () => {

@@ -62,7 +62,8 @@ describe.each(versions)('xAPI %s', (version) => {
   it('Communication 3.2 — unknown or differently-cased parameters and bad values are 400', async () => {
     for (const query of ['foo=bar', `StatementId=${randomUUID()}`, 'limit=-1', 'limit=abc', 'ascending=yes', 'format=full', 'since=yesterday',
       'registration=not-a-uuid', `verb=${enc('not an iri')}`, `agent=${enc('{"mbox":')}`, `agent=${enc({ name: 'no ifi' })}`,
-      `agent=${enc({ objectType: 'Group', member: [{ mbox: 'mailto:a@example.com' }] })}`, 'related_agents=1']) {
+      `agent=${enc({ objectType: 'Group', member: [{ mbox: 'mailto:a@example.com' }] })}`, 'related_agents=1',
+      `verb=${enc('http://example.com/\u0000')}`, `agent=${enc({ account: { homePage: 'http://example.com', name: 'a\u0000' } })}`]) {
       const res = await c().get(`/xapi/statements?${query}`);
       expect(res.status, query).toBe(400);
     }

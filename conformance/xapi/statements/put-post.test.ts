@@ -229,6 +229,9 @@ describe.each(versions)('xAPI %s', (version) => {
     expect((await c().post('/xapi/statements').set('Content-Type', 'text/plain').send(JSON.stringify(statement()))).status).toBe(400);
     expect((await c().post('/xapi/statements').set('Content-Type', 'application/json').send('')).status).toBe(400);
     expect((await c().post('/xapi/statements?verb=x').send(statement())).status).toBe(400);
+    // A NUL character cannot be stored; it is a client error, never a 500.
+    expect((await c().post('/xapi/statements').send(statement({ actor: { name: 'a\u0000b', mbox: 'mailto:nul@example.com' } }))).status).toBe(400);
+    expect((await c().post('/xapi/statements').send(statement({ verb: { id: 'http://example.com/v\u0000' } }))).status).toBe(400);
   });
 
   it('Communication 3.2 — a body over the advertised size limit is 413', async () => {

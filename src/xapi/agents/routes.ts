@@ -18,6 +18,7 @@ export function agentsRouter(deps: XapiResourceDeps): Router {
     const params = req.query as Record<string, unknown>;
     const extra = Object.keys(params).filter((k) => k !== 'agent');
     if (extra.length > 0) throw new AppError('bad_request', `The agents resource accepts only the agent parameter (got ${extra.join(', ')}).`);
+    if (typeof params['agent'] === 'string' && /\\u0000|\u0000/i.test(params['agent'])) throw new AppError('bad_request', 'The agent parameter contains a NUL character.');
     const agent = parseAgentParameter(params['agent']);
     const rows = await findIdentity(deps.db, ctx.credential.storeId, ifiKey(agent)!);
     const person: Record<string, unknown[]> = {};

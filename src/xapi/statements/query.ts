@@ -65,6 +65,7 @@ export function parseStatementQuery(raw: Record<string, unknown>, version: XapiV
   for (const [name, value] of Object.entries(raw)) {
     if (!queryParameters.has(name)) throw new AppError('bad_request', `${name} is not a parameter of the statements resource (names are case-sensitive).`);
     if (typeof value !== 'string') throw new AppError('bad_request', `The ${name} parameter must be given once.`);
+    if (value.includes('\u0000') || /\\u0000/i.test(value)) throw new AppError('bad_request', `The ${name} parameter contains a NUL character.`);
     params[name] = value;
   }
   if (params['more'] !== undefined) {

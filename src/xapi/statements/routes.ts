@@ -133,8 +133,11 @@ async function readStatements(req: Request, limit: number): Promise<{ statements
     throw new AppError('bad_request', `Statements are sent as application/json or multipart/mixed, not ${contentType}.`);
   }
   let statements: unknown;
+  const text = json.toString('utf8');
+  // PostgreSQL text cannot hold U+0000, and no xAPI value needs it.
+  if (/(?:^|[^\\])(?:\\\\)*\\u0000/.test(text)) throw new AppError('bad_request', 'The statements contain a NUL character (\\u0000), which the LRS does not store.');
   try {
-    statements = JSON.parse(json.toString('utf8'));
+    statements = JSON.parse(text);
   } catch (error) {
     throw new AppError('bad_request', `The body is not valid JSON: ${(error as Error).message}`);
   }

@@ -5,7 +5,7 @@
 
 /** RFC 3987 IRI with a scheme; xAPI requires absolute IRIs for ids and extension keys. */
 export function isAbsoluteIri(value: unknown): value is string {
-  return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"{}|\\^`]*$/.test(value) && value.length <= 2048;
+  return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:[^\s\u0000<>"{}|\\^`]*$/.test(value) && value.length <= 2048;
 }
 
 /** An IRL is an IRI meant to be dereferenced: http(s) in practice. */

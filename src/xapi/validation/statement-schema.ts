@@ -12,7 +12,7 @@ import type { XapiVersion } from '../http.js';
  */
 
 // Same rules as primitives.ts (isAbsoluteIri / isUuid / isLanguageTag), as JSON Schema patterns.
-export const iriPattern = '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s<>"{}|\\\\^`]*$';
+export const iriPattern = '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s\\u0000<>"{}|\\\\^`]*$';
 export const uuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$';
 export const languageTagPattern = '^(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\\d{3}))?(?:-(?:[A-Za-z0-9]{5,8}|\\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?|[Xx](?:-[A-Za-z0-9]{1,8})+|[Ii]-[A-Za-z]{2,8}(?:-[A-Za-z]{2,8})*)$';
 
