@@ -428,6 +428,12 @@ interface PlayerConfig {
   // Leaving the page: the running SCO's own unload handler terminates it (beacon commit); a
   // sequenced course also keeps its activity-tree state.
   window.addEventListener('pagehide', () => {
+    // Content that does not terminate itself on unload: end its session so the final commit
+    // (sendBeacon) still carries what the learner did — closing the window must not lose data.
+    if (api && api.isInitialized() && !api.isTerminated()) {
+      if (state.family === '1.2') api.LMSFinish?.('');
+      else api.Terminate?.('');
+    }
     if (sequenced && api) {
       const seqApi = api as Scorm2004Api;
       const body = JSON.stringify({ state: seqApi.serializeSequencingState(), global_objectives: seqApi.renderCommitObject(false).globalObjectives ?? {} });

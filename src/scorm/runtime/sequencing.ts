@@ -66,13 +66,17 @@ export interface SequencingSettings {
   enableEventSystem: boolean;
 }
 
-/** The item's own sequencing over the collection entry it references (CAM 5.1: local elements win). */
+/**
+ * The item's own sequencing over the collection entry it references. Element by element (IMS SS:
+ * the referenced definition fills in the elements the item does not define): a local
+ * `controlMode` or `rollupRules` replaces the collection's whole element, attributes included.
+ */
 export function effectiveSequencing(model: PackageModel, own: Sequencing | undefined): Sequencing | undefined {
   if (!own?.idRef) return own;
   const shared = model.sequencingCollection[own.idRef];
   if (!shared) return own;
   const { idRef: _ignored, ...local } = own;
-  return { ...shared, ...local, controlMode: { ...shared.controlMode, ...local.controlMode } };
+  return { ...shared, ...local };
 }
 
 function rules(list: readonly SequencingRule[] | undefined): RuleSettings[] | undefined {

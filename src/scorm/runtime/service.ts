@@ -3,6 +3,7 @@ import type { AppDeps } from '../../deps.js';
 import { withTransaction, type Queryable } from '../../db/index.js';
 import { AppError } from '../../errors/index.js';
 import { findUser } from '../../users/repository.js';
+import { findEnrollmentOf } from '../../courses/repository.js';
 import { recordScore } from '../../grades/service.js';
 import * as grades from '../../grades/repository.js';
 import type { Item } from '../packages/model.js';
@@ -260,6 +261,8 @@ export class ScormRuntime {
   private async writeGrade(tx: Queryable, registration: repo.RegistrationRow, r: repo.ResultColumns, attemptNumber: number, now: Date): Promise<void> {
     const item = await tx('course_items').where({ id: registration.course_item_id }).first() as { id: string; title: string } | undefined;
     if (!item) return;
+    // A learner removed from the course keeps their SCORM record; the gradebook takes only members.
+    if (!(await findEnrollmentOf(tx, registration.course_id, registration.user_id))) return;
     // Two first results for one item at once must not create two line items.
     await tx.raw('select pg_advisory_xact_lock(hashtext(?))', [`scorm-line-item:${item.id}`]);
     let lineItem = await tx<grades.LineItemRow>('line_items').where({ course_item_id: item.id }).orderBy('created_at').first();
