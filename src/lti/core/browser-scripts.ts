@@ -12,7 +12,7 @@ const storage = String.raw`(function () {
   if (!el) return;
   var d = el.dataset;
   var platformOrigin = d.origin;
-  var timeoutMs = Number(d.timeout || '2000');
+  var timeoutMs = Number(d.timeout || '4000');
   var parentWindow = window.opener || window.parent;
 
   function randomId() {

@@ -11,11 +11,14 @@ import { performDynamicRegistration, registrationLinkPrefix } from './dynamic-re
 import { canvasConfiguration } from './registrations/canvas.js';
 
 function setBindingCookie(res: Response, cookie: BindingCookie): void {
-  // Cross-site iframes only get the cookie back with SameSite=None, which browsers accept only
-  // with Secure (https). Over plain http (development) Lax is the best there is.
+  // The platform's form_post is a cross-site POST: only SameSite=None cookies come back with
+  // it, and browsers accept those only with Secure (https). Over plain http (development) the
+  // attribute is left out: Chromium then still sends a cookie younger than two minutes with a
+  // top-level cross-site POST, so a launch in a new window works; in an iframe, postMessage
+  // storage takes over.
   res.cookie(cookie.name, cookie.value, {
     httpOnly: true, path: '/lti', maxAge: 10 * 60_000,
-    ...(cookie.secure ? { sameSite: 'none' as const, secure: true } : { sameSite: 'lax' as const }),
+    ...(cookie.secure ? { sameSite: 'none' as const, secure: true } : {}),
   });
 }
 
