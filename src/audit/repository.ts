@@ -84,6 +84,27 @@ export async function listAudit(db: Queryable, filter: AuditFilter) {
   return paginate<AuditRow>(query, { limit: filter.limit, cursor: filter.cursor, sortColumn: 'id', idColumn: 'id', direction: 'desc' });
 }
 
-export async function purgeAuditBefore(db: Queryable, before: Date): Promise<number> {
-  return db('audit_log').where('created_at', '<', before).delete();
+/**
+ * Deletes entries older than `before` in batches (by the created_at index) so a large log is
+ * trimmed without one long, lock-heavy statement. Returns the count deleted per tenant
+ * (key '' for entries without a tenant).
+ */
+export async function purgeAuditBefore(db: Queryable, before: Date, batchSize = 10_000): Promise<Map<string, number>> {
+  const perTenant = new Map<string, number>();
+  for (;;) {
+    const result = await db.raw<{ rows: Array<{ tenant_id: string | null; n: string }> }>(
+      `with doomed as (
+         delete from audit_log where id in (select id from audit_log where created_at < ? order by created_at limit ?)
+         returning tenant_id)
+       select tenant_id, count(*) as n from doomed group by tenant_id`,
+      [before, batchSize],
+    );
+    let batch = 0;
+    for (const row of result.rows) {
+      const n = Number(row.n);
+      batch += n;
+      perTenant.set(row.tenant_id ?? '', (perTenant.get(row.tenant_id ?? '') ?? 0) + n);
+    }
+    if (batch < batchSize) return perTenant;
+  }
 }

@@ -15,10 +15,13 @@ export function auditRetentionJob(deps: { db: Db; clock: Clock; log: Logger; ret
       const days = data.retentionDays ?? deps.retentionDays;
       const now = deps.clock.now();
       const before = new Date(now.getTime() - days * 86_400_000);
-      const deleted = await purgeAuditBefore(deps.db, before);
-      if (deleted > 0) {
-        await recordAudit(deps.db, [{ action: 'audit.purge', principal: undefined, request: undefined, at: now, details: { deleted, before: before.toISOString(), retention_days: days } }]);
-      }
+      const perTenant = await purgeAuditBefore(deps.db, before);
+      const deleted = [...perTenant.values()].reduce((a, b) => a + b, 0);
+      // One entry per tenant so each tenant's admins see that their log was trimmed.
+      await recordAudit(deps.db, [...perTenant].map(([tenantId, count]) => ({
+        action: 'audit.purge', ...(tenantId ? { tenantId } : {}), principal: undefined, request: undefined, at: now,
+        details: { deleted: count, before: before.toISOString(), retention_days: days },
+      })));
       deps.log.info({ deleted, before }, 'audit-log retention purge');
       return { deleted };
     },

@@ -84,6 +84,21 @@ describe('background jobs on pg-boss', () => {
     expect(logs.lines.some((l) => l['job'] === 'audit-retention' && l['msg'] === 'job completed' && l['jobId'] === id)).toBe(true);
   });
 
+  it('audit-retention purges in batches and tells each tenant its own count', async () => {
+    const { db, clock } = t.runtime.deps;
+    const { purgeAuditBefore } = await import('../../src/audit/repository.js');
+    const now = clock.now().getTime();
+    const tenant = await db('tenants').first('id');
+    const rows = Array.from({ length: 25 }, (_, i) => ({
+      tenant_id: i < 15 ? tenant.id : null, actor_type: 'system', actor_label: 'test', action: 'test.batch', details: '{}', created_at: new Date(now - 1000 * day),
+    }));
+    await db('audit_log').insert(rows);
+    const perTenant = await purgeAuditBefore(db, new Date(now - 999 * day), 4);
+    expect(perTenant.get(tenant.id)).toBe(15);
+    expect(perTenant.get('')).toBe(10);
+    expect(await db('audit_log').where({ action: 'test.batch' }).count<Array<{ count: string }>>('* as count')).toEqual([{ count: '0' }]);
+  });
+
   it('audit-retention with nothing to purge records no purge entry', async () => {
     const { db, jobs } = t.runtime.deps;
     const purges = async () => Number((await db('audit_log').where({ action: 'audit.purge' }).count<Array<{ count: string }>>('* as count'))[0]!.count);
