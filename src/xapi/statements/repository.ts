@@ -77,6 +77,11 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     for (const [k, d] of s.activities) activities.push({ i: s.id, k, d });
   }
   const hasVoiding = batch.statements.some((s) => s.voids !== null);
+  // Parts with nothing to write are left out of the statement: fewer plan nodes to run for
+  // the common single statement about known learners and activities.
+  const hasAttachments = batch.attachments.length > 0;
+  const hasDefinitions = batch.definitions.length > 0;
+  const hasIdentities = batch.identities.length > 0;
   const definitionConflict = batch.trusted
     ? `do update set definition = xapi_merge_definition(xapi_activities.definition, excluded.definition), trusted = true, updated_at = now()
        where not xapi_activities.trusted or xapi_activities.definition is distinct from xapi_merge_definition(xapi_activities.definition, excluded.definition)`
@@ -115,26 +120,28 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
       insert into xapi_statement_activities (store_id, activity_id, stored, seq, direct)
       select $1, r.k, ins.stored, ins.seq, r.d from json_to_recordset($7::json) as r(i uuid, k text, d boolean) join ins on ins.id = r.i
     ),
-    attachment_rows as (
+    ${hasAttachments ? `attachment_rows as (
       insert into xapi_attachments (store_id, sha2, content_type, length)
       select $1, a.sha2, a.content_type, a.length from json_to_recordset($8::json) as a(sha2 text, content_type text, length bigint)
       on conflict (store_id, sha2) do nothing
-    ),
-    definition_rows as (
+    ),` : ''}
+    ${hasDefinitions ? `definition_rows as (
       insert into xapi_activities (store_id, activity_id, definition, trusted)
       select $1, d.id, d.definition, $3 from json_to_recordset($9::json) as d(id text, definition jsonb)
       where exists (select 1 from ins)
       order by d.id
       on conflict (store_id, activity_id) ${definitionConflict}
-    ),
-    identity_rows as (
+    ),` : ''}
+    ${hasIdentities ? `identity_rows as (
       insert into xapi_agents (store_id, agent_key, name, ifi)
       select $1, g.k, g.n, g.f from json_to_recordset($10::json) as g(k text, n text, f jsonb)
       where exists (select 1 from ins)
       -- One order for every writer, so concurrent batches never wait on each other in a cycle.
       order by g.k, g.n
       on conflict do nothing
-    )
+    ),` : ''}
+    -- Names the type of every parameter, used by the parts above or not.
+    params as (select $3::boolean as trusted, $8::json as attachments, $9::json as definitions, $10::json as identities)
     ${hasVoiding ? `, voiding as (
       update xapi_statements t set voided = true
       from input i join ins on ins.id = i.id
@@ -156,7 +163,7 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     JSON.stringify(batch.identities.map((g) => ({ k: g.key, n: g.name, f: g.ifi }))),
   ];
   // A named (prepared) statement: PostgreSQL parses and plans this CTE once per connection.
-  const rows = await preparedQuery<{ inserted: string[]; stored: string }>(db, `xapi_insert_batch_${batch.trusted ? 't' : 'u'}${hasVoiding ? 'v' : ''}`, text, values);
+  const rows = await preparedQuery<{ inserted: string[]; stored: string }>(db, `xapi_insert_batch_${batch.trusted ? 't' : 'u'}${hasVoiding ? 'v' : ''}${hasAttachments ? 'a' : ''}${hasDefinitions ? 'd' : ''}${hasIdentities ? 'i' : ''}`, text, values);
   const row = rows[0]!;
   return { inserted: new Set(row.inserted), stored: row.stored };
 }
