@@ -6,7 +6,7 @@ import { latestReadyVersion } from '../../../scorm/packages/repository.js';
 import type { LtiMessage } from '../../core/claims.js';
 import { courseRoleFor, type CourseRole } from '../../core/roles.js';
 import { LtiError } from '../../core/errors.js';
-import type { DeploymentRow } from '../registrations/repository.js';
+import { touchIntervalMs, type DeploymentRow } from '../registrations/repository.js';
 import * as repo from './repository.js';
 
 export interface ProvisionedUser {
@@ -52,13 +52,17 @@ export async function provision(db: Queryable, input: { tenantId: string; deploy
   let resourceLink: repo.ResourceLinkRow | undefined;
   let item: CourseItemRow | undefined;
   if (message.resourceLink) {
-    resourceLink = await repo.upsertResourceLink(db, {
+    const fields = {
       tenant_id: tenantId, deployment_ref: deployment.id, course_context_id: context?.id ?? null, course_id: course?.id ?? null,
       resource_link_id: message.resourceLink.id, title: message.resourceLink.title ?? null, description: message.resourceLink.description ?? null,
       custom: message.custom,
       ags: message.agsEndpoint ? { ...message.agsEndpoint } : null,
       last_launch_at: now,
-    }, now);
+    };
+    // A whole class launches the same link: read first, and write only what changed (or a
+    // stale last-launch time), so launches do not queue behind the link's row lock.
+    const existing = await repo.findResourceLinkById(db, deployment.id, message.resourceLink.id);
+    resourceLink = existing && !resourceLinkChanged(existing, fields, now) ? existing : await repo.upsertResourceLink(db, fields, now);
     if (course) item = await resolveItem(db, tenantId, course, resourceLink, message, now);
   }
   return { user, courseRole, course, context, resourceLink, item };
@@ -77,7 +81,8 @@ async function provisionUser(db: Queryable, tenantId: string, message: LtiMessag
   if (found) {
     if (found.user_status !== 'active') throw new LtiError('account_suspended');
     const changed = claims.name !== found.name || claims.given_name !== found.given_name || claims.family_name !== found.family_name || claims.email !== found.email;
-    await repo.updateIdentity(db, found.id, { ...(changed ? claims : {}), last_launch_at: now }, now);
+    const stale = !found.last_launch_at || now.getTime() - found.last_launch_at.getTime() >= touchIntervalMs;
+    if (changed || stale) await repo.updateIdentity(db, found.id, { ...(changed ? claims : {}), last_launch_at: now }, now);
     let name = found.user_name;
     let role = found.user_role;
     const userChanges: { name?: string; role?: 'instructor' } = {};
@@ -95,6 +100,17 @@ async function provisionUser(db: Queryable, tenantId: string, message: LtiMessag
   const created = await insertUser(db, { tenant_id: tenantId, email, name: displayName ?? '', role, password_hash: null }, now);
   await repo.insertIdentity(db, { tenant_id: tenantId, user_id: created.id, issuer: message.issuer, subject, ...claims, last_launch_at: now }, now);
   return { id: created.id, email: created.email, name: created.name, role, created: true };
+}
+
+/** JSON with object keys sorted: PostgreSQL's jsonb does not keep the order they were written in. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
+}
+
+function resourceLinkChanged(row: repo.ResourceLinkRow, next: Omit<repo.ResourceLinkRow, 'id' | 'created_at' | 'updated_at' | 'course_item_id' | 'line_item_url'>, now: Date): boolean {
+  return row.course_context_id !== next.course_context_id || row.course_id !== next.course_id || row.title !== next.title
+    || row.description !== next.description || stableJson(row.custom) !== stableJson(next.custom) || stableJson(row.ags) !== stableJson(next.ags)
+    || !row.last_launch_at || now.getTime() - row.last_launch_at.getTime() >= touchIntervalMs;
 }
 
 /** users.email is required and unique per tenant; LTI users without a usable one get a reserved-domain address. */
@@ -117,7 +133,7 @@ async function provisionCourse(db: Queryable, tenantId: string, deployment: Depl
     return { course, context };
   }
   let course = (await findCourse(db, tenantId, context.course_id))!;
-  const changed = fields.title !== context.title || fields.label !== context.label || JSON.stringify(fields.types) !== JSON.stringify(context.types) || JSON.stringify(fields.nrps) !== JSON.stringify(context.nrps);
+  const changed = fields.title !== context.title || fields.label !== context.label || stableJson(fields.types) !== stableJson(context.types) || stableJson(fields.nrps) !== stableJson(context.nrps);
   if (changed) {
     await repo.updateCourseContext(db, context.id, fields, now);
     // The LMS renamed the course: follow, unless someone renamed it in Cairn.

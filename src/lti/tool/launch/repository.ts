@@ -135,6 +135,10 @@ export async function upsertResourceLink(db: Queryable, row: Omit<ResourceLinkRo
   return (result as { rows: ResourceLinkRow[] }).rows[0]!;
 }
 
+export async function findResourceLinkById(db: Queryable, deploymentRef: string, resourceLinkId: string): Promise<ResourceLinkRow | undefined> {
+  return db<ResourceLinkRow>('lti_resource_links').where({ deployment_ref: deploymentRef, resource_link_id: resourceLinkId }).first();
+}
+
 export async function setResourceLinkItem(db: Queryable, id: string, courseItemId: string, now: Date): Promise<void> {
   await db('lti_resource_links').where({ id }).update({ course_item_id: courseItemId, updated_at: now });
 }

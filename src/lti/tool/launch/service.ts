@@ -46,8 +46,9 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
   let message: LtiMessage | undefined;
   let claims: Readonly<Record<string, unknown>> | undefined;
   let provisioned: Provisioned | undefined;
+  let bound = false;
 
-  const entry = (outcome: 'success' | 'failure', error?: LtiError, failedStep?: LaunchStep): LaunchRow => {
+  const entry = (outcome: 'success' | 'failure', error?: LtiError, failedStep?: LaunchStep, steps: readonly LaunchStep[] = passed): LaunchRow => {
     const c = message?.payload ?? claims;
     const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 500) : null);
     const link = c?.['https://purl.imsglobal.org/spec/lti/claim/resource_link'] as { id?: unknown } | undefined;
@@ -56,12 +57,12 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
       issuer: registration?.platform.issuer ?? null, client_id: registration?.client.client_id ?? null,
       deployment_id: message?.deploymentId ?? str(c?.['https://purl.imsglobal.org/spec/lti/claim/deployment_id']) ?? stateRow?.login.lti_deployment_id ?? null,
       message_type: message?.messageType ?? str(c?.['https://purl.imsglobal.org/spec/lti/claim/message_type']),
-      outcome, error_code: error?.code ?? null, failed_step: failedStep ?? null, steps_passed: [...passed],
+      outcome, error_code: error?.code ?? null, failed_step: failedStep ?? null, steps_passed: [...steps],
       detail: error ? error.message.slice(0, 1000) : null,
       // Only claims whose signature verified are trusted enough to record who launched.
-      subject: passed.includes('signature') ? str(c?.['sub']) : null,
+      subject: steps.includes('signature') ? str(c?.['sub']) : null,
       user_id: provisioned?.user.id ?? null, course_id: provisioned?.course?.id ?? null, course_item_id: provisioned?.item?.id ?? null,
-      resource_link_id: passed.includes('signature') ? str(link?.id) : null,
+      resource_link_id: steps.includes('signature') ? str(link?.id) : null,
       roles: message ? [...message.roles] : [],
       ip: request.ip ?? null, user_agent: request.userAgent?.slice(0, 500) ?? null, request_id: request.id,
       duration_ms: Math.round(performance.now() - startedAt), created_at: now,
@@ -101,57 +102,92 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
       throw new LtiError('state_not_bound', storageError ? `The platform's postMessage storage answered: ${storageError}.` : undefined);
     }
     if (!sameHash(provided, stateRow.binding_hash)) throw new LtiError('state_binding_mismatch');
-    if (!(await markStateUsed(deps.db, stateRow.id, now))) throw new LtiError('state_used');
     passed.push('browser');
+    bound = true;
 
+    // One transaction, one commit, from spending the state to the launch-log entry. A refusal
+    // rolls it back; the catch below then spends the state and logs the refusal in one commit.
     const reg = registration;
-    const result = await validateMessageJwt<DeploymentRow>(idToken, {
-      issuer: reg.platform.issuer,
-      clientId: reg.client.client_id,
-      trustedAudiences: () => siblingClientIds(deps.db, reg.platform.id),
-      keys: deps.lti.remoteJwks.resolver(reg.platform.jwks_url),
-      consumeNonce: (nonce, expiresAt) => consumeNonce(deps.db, `id_token:${reg.platform.issuer}`, nonce, expiresAt),
-      expectedNonce: stateRow.nonce,
-      resolveDeployment: (deploymentId) => resolveDeployment(deps.db, reg, deploymentId, now),
-      messageTypes: launchHandlers.map((h) => h.messageType),
-      requireSubject: true,
-      now,
+    const row = stateRow;
+    const handlerTypes = launchHandlers.map((h) => h.messageType);
+    const done = await withTransaction(deps.db, async (tx) => {
+      // Login state, nonces and provisioning are recreated by launching again: a crash may lose
+      // the last fraction of a second of them rather than every launch waiting for a WAL flush.
+      await tx.raw('set local synchronous_commit = off');
+      const steps: LaunchStep[] = [];
+      if (!(await markStateUsed(tx, row.id, now))) throw new LaunchRefusal(new LtiError('state_used'), 'browser', steps);
+      const result = await validateMessageJwt<DeploymentRow>(idToken, {
+        issuer: reg.platform.issuer,
+        clientId: reg.client.client_id,
+        trustedAudiences: () => siblingClientIds(tx, reg.platform.id),
+        keys: deps.lti.remoteJwks.resolver(reg.platform.jwks_url),
+        consumeNonce: (nonce, expiresAt) => consumeNonce(tx, `id_token:${reg.platform.issuer}`, nonce, expiresAt),
+        expectedNonce: row.nonce,
+        resolveDeployment: (deploymentId) => resolveDeployment(tx, reg, deploymentId, now),
+        messageTypes: handlerTypes,
+        requireSubject: true,
+        now,
+      });
+      steps.push(...result.steps);
+      if (!result.ok) throw new LaunchRefusal(result.error, result.failedStep, steps, result.claims);
+      const validated = result.message;
+      if (validated.targetLinkUri && validated.targetLinkUri !== row.target_link_uri) {
+        throw new LaunchRefusal(new LtiError('target_link_uri_mismatch', `The token's target_link_uri is ${validated.targetLinkUri.slice(0, 300)}; the login named ${row.target_link_uri.slice(0, 300)}.`), 'target_link_uri', steps, validated.payload);
+      }
+      steps.push('target_link_uri');
+      try {
+        const handler = launchHandlers.find((h) => h.messageType === validated.messageType)!;
+        const made = await provision(tx, { tenantId: reg.platform.tenant_id, deployment: result.deployment, message: validated, now });
+        const target = await handler.handle({ deps, db: tx, message: validated, registration: reg, deployment: result.deployment, provisioned: made, launchId, now });
+        steps.push('provisioning');
+        message = validated;
+        provisioned = made;
+        await insertLaunch(tx, entry('success', undefined, undefined, [...passed, ...steps]));
+        return { target, steps, deployment: result.deployment };
+      } catch (error) {
+        message = validated;
+        throw new LaunchRefusal(isLtiError(error) ? error : new LtiError('provisioning_failed', 'An unexpected error stopped the launch.', { cause: error }), 'provisioning', steps, undefined, error);
+      }
     });
-    passed.push(...result.steps);
-    if (!result.ok) {
-      step = result.failedStep;
-      claims = result.claims;
-      throw result.error;
-    }
-    message = result.message;
-
-    step = 'target_link_uri';
-    if (message.targetLinkUri && message.targetLinkUri !== stateRow.target_link_uri) {
-      throw new LtiError('target_link_uri_mismatch', `The token's target_link_uri is ${message.targetLinkUri.slice(0, 300)}; the login named ${stateRow.target_link_uri.slice(0, 300)}.`);
-    }
-    passed.push('target_link_uri');
-
-    step = 'provisioning';
-    const handler = launchHandlers.find((h) => h.messageType === message!.messageType)!;
-    const deployment = result.deployment;
-    const destination = await withTransaction(deps.db, async (tx) => {
-      provisioned = await provision(tx, { tenantId: reg.platform.tenant_id, deployment, message: message!, now });
-      const target = await handler.handle({ deps, db: tx, message: message!, registration: reg, deployment, provisioned, launchId, now });
-      passed.push('provisioning');
-      await touchDeployment(tx, deployment.id, now);
-      await insertLaunch(tx, entry('success'));
-      return target;
-    });
+    passed.push(...done.steps);
+    // Outside the transaction: a shared row, not worth holding its lock until commit.
+    await touchDeployment(deps.db, done.deployment, now).catch((e: unknown) => deps.log.warn({ err: e }, 'could not record the deployment\'s last launch'));
+    const destination = done.target;
     return 'redirect' in destination
       ? { kind: 'redirect', location: destination.redirect, clearCookie: cookieName, launchId }
       : { kind: 'page', page: destination.page, clearCookie: cookieName, launchId };
-  } catch (caught) {
+  } catch (thrown) {
+    let caught = thrown;
+    if (thrown instanceof LaunchRefusal) {
+      step = thrown.step;
+      passed.push(...thrown.steps);
+      claims = thrown.claims ?? claims;
+      // An unexpected error keeps its identity so it is logged with its stack; the learner sees provisioning_failed.
+      caught = thrown.original !== undefined && !isLtiError(thrown.original) ? thrown.original : thrown.error;
+    }
     const error = isLtiError(caught) ? caught : new LtiError('provisioning_failed', 'An unexpected error stopped the launch.', { cause: caught });
     if (!isLtiError(caught)) deps.log.error({ err: caught, launchId, requestId: request.id }, 'LTI launch failed unexpectedly');
     else deps.log.info({ launchId, code: error.code, step, requestId: request.id }, 'LTI launch refused');
-    await insertLaunch(deps.db, entry('failure', error, step)).catch((e: unknown) => deps.log.error({ err: e, launchId }, 'could not write the LTI launch log'));
+    await withTransaction(deps.db, async (tx) => {
+      // A refused launch still spends its state: the same state cannot be tried with another token.
+      if (bound && stateRow) await markStateUsed(tx, stateRow.id, now);
+      await insertLaunch(tx, entry('failure', error, step));
+    }).catch((e: unknown) => deps.log.error({ err: e, launchId }, 'could not write the LTI launch log'));
     const retry = error.code === 'state_not_bound' && stateRow ? { label: 'Open in a new window', href: restartUrl(deps, stateRow), newWindow: true } : undefined;
     return { kind: 'page', page: errorPage(error.code, { reference: launchId, ...(retry ? { action: retry } : {}) }), launchId };
+  }
+}
+
+/** A refusal inside the launch transaction: carries what the catch needs once it rolled back. */
+class LaunchRefusal extends Error {
+  constructor(
+    readonly error: LtiError,
+    readonly step: LaunchStep,
+    readonly steps: readonly LaunchStep[],
+    readonly claims?: Readonly<Record<string, unknown>>,
+    readonly original?: unknown,
+  ) {
+    super(error.message);
   }
 }
 

@@ -178,9 +178,19 @@ export async function deleteDeployment(db: Queryable, platformId: string, id: st
   return (await db('lti_deployments').where({ platform_id: platformId, id }).delete()) > 0;
 }
 
-export async function touchDeployment(db: Queryable, id: string, now: Date): Promise<void> {
-  await db('lti_deployments').where({ id }).update({ last_launch_at: now });
+/**
+ * Records that a deployment launched, at most once a minute: every launch of a deployment
+ * writing its one row would queue all of them behind that row's lock.
+ */
+export async function touchDeployment(db: Queryable, deployment: DeploymentRow, now: Date): Promise<void> {
+  if (deployment.last_launch_at && now.getTime() - deployment.last_launch_at.getTime() < touchIntervalMs) return;
+  await db('lti_deployments').where({ id: deployment.id })
+    .where((q) => q.whereNull('last_launch_at').orWhere('last_launch_at', '<', new Date(now.getTime() - touchIntervalMs)))
+    .update({ last_launch_at: now });
 }
+
+/** How often "last launched" timestamps are refreshed. */
+export const touchIntervalMs = 60_000;
 
 // Dynamic Registration links ----------------------------------------------------------------
 
