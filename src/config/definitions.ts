@@ -80,6 +80,9 @@ export const variables = [
   { name: 'CAIRN_LTI_KEY_ROTATION_DAYS', kind: 'integer', default: '90', min: 2, max: 3650, group: 'LTI', description: 'Cairn\'s LTI signing key (RS256, published at `/.well-known/jwks.json`) is replaced by the already-published next key after this many days; a daily job checks.' },
   { name: 'CAIRN_LTI_KEY_OVERLAP_DAYS', kind: 'integer', default: '7', min: 1, max: 365, group: 'LTI', description: 'After a rotation the replaced key stays in the JWKS this long, so platforms can still verify what it signed. Must be less than the rotation period.' },
   { name: 'CAIRN_LTI_LAUNCH_LOG_DAYS', kind: 'integer', default: '180', min: 1, group: 'LTI', description: 'LTI launch-log entries (successful and refused launches) older than this are purged.' },
+  { name: 'CAIRN_LTI_ROSTER_MAX_AGE_MINUTES', kind: 'integer', default: '1440', min: 1, group: 'LTI', description: 'A launch queues a roster (NRPS) sync of its course when the last successful one is older than this (and none was requested in the last 15 minutes). Administrators can sync at any time.' },
+  { name: 'CAIRN_LTI_SERVICE_RETRY_SECONDS', kind: 'integer', default: '30', min: 1, max: 3600, group: 'LTI', description: 'First retry delay of a grade passback (AGS) or roster sync call that failed for a temporary reason (network, 5xx, 429); it doubles with each attempt, up to an hour.' },
+  { name: 'CAIRN_LTI_SCORE_MAX_ATTEMPTS', kind: 'integer', default: '10', min: 1, max: 50, group: 'LTI', description: 'Attempts to deliver one score to a platform before it is recorded as failed. A refusal (4xx other than 401 and 429) fails at once.' },
 
   // Jobs and retention
   { name: 'CAIRN_JOBS_ENABLED', kind: 'boolean', default: 'true', group: 'Jobs and retention', description: 'Run background job workers (pg-boss) in this process. Turn off on nodes that should only serve HTTP.' },

@@ -60,6 +60,9 @@ export interface LtiConfig {
   readonly keyRotationDays: number;
   readonly keyOverlapDays: number;
   readonly launchLogDays: number;
+  readonly rosterMaxAgeMinutes: number;
+  readonly serviceRetrySeconds: number;
+  readonly scoreMaxAttempts: number;
 }
 
 export interface ScormConfig {
@@ -283,6 +286,9 @@ export function loadConfig(env: Env): Config {
       keyRotationDays: int('CAIRN_LTI_KEY_ROTATION_DAYS'),
       keyOverlapDays: int('CAIRN_LTI_KEY_OVERLAP_DAYS'),
       launchLogDays: int('CAIRN_LTI_LAUNCH_LOG_DAYS'),
+      rosterMaxAgeMinutes: int('CAIRN_LTI_ROSTER_MAX_AGE_MINUTES'),
+      serviceRetrySeconds: int('CAIRN_LTI_SERVICE_RETRY_SECONDS'),
+      scoreMaxAttempts: int('CAIRN_LTI_SCORE_MAX_ATTEMPTS'),
     },
   };
   if (config.lti.keyOverlapDays >= config.lti.keyRotationDays) {
