@@ -92,18 +92,32 @@ export interface LoginParams {
   readonly lti_storage_target?: string;
 }
 
+/**
+ * Stores a login state in one statement that commits without waiting for the WAL flush
+ * (`set_config(…, true)` applies to the statement's own transaction): a state lost in a crash
+ * costs one relaunch, and logins should not queue on fsync (decision 0056).
+ */
 export async function insertState(db: Queryable, row: Omit<StateRow, 'used_at'>): Promise<void> {
-  await db('lti_states').insert({ ...row, login: JSON.stringify(row.login) });
+  await db.raw(
+    `insert into lti_states (id, tenant_id, platform_client_id, nonce, binding_hash, target_link_uri, login, created_at, expires_at)
+     select ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ? from (select set_config('synchronous_commit', 'off', true)) as relaxed`,
+    [row.id, row.tenant_id, row.platform_client_id, row.nonce, row.binding_hash, row.target_link_uri, JSON.stringify(row.login), row.created_at, row.expires_at],
+  );
 }
 
 export async function findState(db: Queryable, id: string): Promise<StateRow | undefined> {
   return db<StateRow>('lti_states').where({ id }).first();
 }
 
-/** Marks the state used; false when another request used it first. */
-export async function markStateUsed(db: Queryable, id: string, now: Date): Promise<boolean> {
-  const count = await db('lti_states').where({ id }).whereNull('used_at').update({ used_at: now });
-  return count === 1;
+/**
+ * Marks the state used; false when another request used it first. With `relaxCommit` the
+ * surrounding transaction commits without waiting for the WAL flush (saving the launch a
+ * round trip for `SET LOCAL`; decision 0056).
+ */
+export async function markStateUsed(db: Queryable, id: string, now: Date, options: { relaxCommit?: boolean } = {}): Promise<boolean> {
+  const relax = options.relaxCommit ? ` and (select set_config('synchronous_commit', 'off', true)) is not null` : '';
+  const result = await db.raw(`update lti_states set used_at = ? where id = ? and used_at is null${relax}`, [now, id]);
+  return (result as { rowCount: number }).rowCount === 1;
 }
 
 export async function purgeStates(db: Queryable, before: Date): Promise<number> {

@@ -6,6 +6,8 @@ import type { DeploymentRow, Registration } from '../registrations/repository.js
 import type { Provisioned } from './provisioning.js';
 import { signContextToken } from './context-token.js';
 import { openItem } from './open-item.js';
+import { deepLinkingHandler } from '../deep-linking/service.js';
+import { withRosterSync } from '../nrps/on-launch.js';
 
 export interface LaunchHandlerContext {
   readonly deps: AppDeps;
@@ -46,4 +48,5 @@ export const resourceLinkHandler: LaunchHandler = {
   },
 };
 
-export const launchHandlers: readonly LaunchHandler[] = [resourceLinkHandler];
+/** Every message type queues a roster (NRPS) sync when the context's roster is stale (src/lti/tool/nrps). */
+export const launchHandlers: readonly LaunchHandler[] = [resourceLinkHandler, deepLinkingHandler].map(withRosterSync);

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../../deps.js';
-import { withTransaction } from '../../../db/index.js';
 import type { RequestInfo } from '../../../http/request-info.js';
 import { LtiError, isLtiError } from '../../core/errors.js';
 import { errorPage, escapeHtml, renderPage, type Page } from '../../core/html.js';
@@ -85,13 +84,9 @@ export async function initiateLogin(deps: AppDeps, params: Readonly<Record<strin
     ...(deploymentHint !== undefined ? { lti_deployment_id: deploymentHint } : {}),
     ...(storageTarget !== undefined ? { lti_storage_target: storageTarget } : {}),
   };
-  await withTransaction(deps.db, async (tx) => {
-    // A login state lost in a crash costs one relaunch; not worth a WAL flush per login.
-    await tx.raw('set local synchronous_commit = off');
-    await insertState(tx, {
-      id: stateId, tenant_id: registration.platform.tenant_id, platform_client_id: registration.client.id, nonce, binding_hash: sha256(binding),
-      target_link_uri: targetLinkUri, login, created_at: now, expires_at: new Date(now.getTime() + stateTtlMs),
-    });
+  await insertState(deps.db, {
+    id: stateId, tenant_id: registration.platform.tenant_id, platform_client_id: registration.client.id, nonce, binding_hash: sha256(binding),
+    target_link_uri: targetLinkUri, login, created_at: now, expires_at: new Date(now.getTime() + stateTtlMs),
   });
 
   const auth = new URL(registration.platform.auth_url);

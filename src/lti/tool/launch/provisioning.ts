@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../../../db/index.js';
 import { insertUser, updateUser } from '../../../users/repository.js';
-import { findCourse, findCourseItem, insertCourse, insertCourseItem, nextItemPosition, updateCourse, type CourseItemRow, type CourseRow } from '../../../courses/repository.js';
+import { findCourseItem, insertCourse, insertCourseItem, nextItemPosition, updateCourse, type CourseItemRow, type CourseRow } from '../../../courses/repository.js';
 import { latestReadyVersion } from '../../../scorm/packages/repository.js';
 import type { LtiMessage } from '../../core/claims.js';
 import { courseRoleFor, type CourseRole } from '../../core/roles.js';
@@ -114,7 +114,7 @@ function resourceLinkChanged(row: repo.ResourceLinkRow, next: Omit<repo.Resource
 }
 
 /** users.email is required and unique per tenant; LTI users without a usable one get a reserved-domain address. */
-function placeholderEmail(issuer: string, subject: string): string {
+export function placeholderEmail(issuer: string, subject: string): string {
   return `lti-${createHash('sha256').update(`${issuer}\n${subject}`).digest('hex').slice(0, 24)}@lti.invalid`;
 }
 
@@ -122,17 +122,17 @@ async function provisionCourse(db: Queryable, tenantId: string, deployment: Depl
   const ctx = message.context!;
   const title = ctx.title ?? ctx.label ?? 'Course';
   const fields = { title: ctx.title ?? null, label: ctx.label ?? null, types: [...(ctx.type ?? [])], nrps: message.nrps ? { ...message.nrps } : null };
-  let context = await repo.findCourseContext(db, deployment.id, ctx.id);
-  if (!context) {
+  let found = await repo.findCourseContextWithCourse(db, deployment.id, ctx.id);
+  if (!found) {
     await repo.lockKey(db, `context:${deployment.id}:${ctx.id}`);
-    context = await repo.findCourseContext(db, deployment.id, ctx.id);
+    found = await repo.findCourseContextWithCourse(db, deployment.id, ctx.id);
   }
-  if (!context) {
+  if (!found) {
     const course = await insertCourse(db, { tenant_id: tenantId, code: null, title, description: '', status: 'active', starts_at: null, ends_at: null }, now);
-    context = await repo.insertCourseContext(db, { tenant_id: tenantId, course_id: course.id, deployment_ref: deployment.id, context_id: ctx.id, ...fields }, now);
+    const context = await repo.insertCourseContext(db, { tenant_id: tenantId, course_id: course.id, deployment_ref: deployment.id, context_id: ctx.id, ...fields }, now);
     return { course, context };
   }
-  let course = (await findCourse(db, tenantId, context.course_id))!;
+  let { context, course } = found;
   const changed = fields.title !== context.title || fields.label !== context.label || stableJson(fields.types) !== stableJson(context.types) || stableJson(fields.nrps) !== stableJson(context.nrps);
   if (changed) {
     await repo.updateCourseContext(db, context.id, fields, now);

@@ -1,5 +1,7 @@
 import type { Queryable } from '../../../db/index.js';
-import type { EnrollmentRole } from '../../../courses/repository.js';
+import type { CourseRow, EnrollmentRole } from '../../../courses/repository.js';
+import type { StateRow } from '../../core/repository.js';
+import type { ClientRow, PlatformRow, Registration } from '../registrations/repository.js';
 
 export interface IdentityRow {
   id: string;
@@ -105,19 +107,29 @@ export async function updateCourseContext(db: Queryable, id: string, changes: Pa
  * Enrolls (or re-enrolls) a launched user with the role of this launch. Enrollments an
  * administrator made by hand keep their role: the LMS does not overrule Cairn's own decisions.
  */
-export async function upsertLtiEnrollment(db: Queryable, row: { tenant_id: string; course_id: string; user_id: string; role: EnrollmentRole }, now: Date): Promise<{ id: string; role: EnrollmentRole; source: 'manual' | 'lti' }> {
-  const result = await db.raw(
+export async function upsertLtiEnrollment(db: Queryable, row: { tenant_id: string; course_id: string; user_id: string; role: EnrollmentRole }, now: Date): Promise<void> {
+  await db.raw(
     `insert into enrollments (tenant_id, course_id, user_id, role, status, source, created_at, updated_at)
      values (?, ?, ?, ?, 'active', 'lti', ?, ?)
      on conflict (course_id, user_id) do update
        set role = excluded.role, status = 'active', updated_at = excluded.updated_at
-       where enrollments.source = 'lti' and (enrollments.role <> excluded.role or enrollments.status <> 'active')
-     returning id, role, source`,
+       where enrollments.source = 'lti' and (enrollments.role <> excluded.role or enrollments.status <> 'active')`,
     [row.tenant_id, row.course_id, row.user_id, row.role, now, now],
   );
-  const changed = (result as { rows: { id: string; role: EnrollmentRole; source: 'manual' | 'lti' }[] }).rows[0];
-  if (changed) return changed;
-  return (await db('enrollments').where({ course_id: row.course_id, user_id: row.user_id }).first('id', 'role', 'source'))!;
+}
+
+/** A context with its course, in one query (every launch with a context reads both). */
+export async function findCourseContextWithCourse(db: Queryable, deploymentRef: string, contextId: string): Promise<{ context: CourseContextRow; course: CourseRow } | undefined> {
+  const row = (await db('course_contexts as x')
+    .join('courses as c', 'c.id', 'x.course_id')
+    .where({ 'x.deployment_ref': deploymentRef, 'x.context_id': contextId })
+    .first(db.raw('row_to_json(x.*) as context'), db.raw('row_to_json(c.*) as course'))) as { context: CourseContextRow; course: CourseRow } | undefined;
+  if (!row) return undefined;
+  const dates = (o: Record<string, unknown>, fields: string[]) => { for (const f of fields) if (typeof o[f] === 'string') o[f] = new Date(o[f] as string); return o; };
+  return {
+    context: dates({ ...row.context }, ['created_at', 'updated_at', 'nrps_synced_at']) as unknown as CourseContextRow,
+    course: dates({ ...row.course }, ['created_at', 'updated_at', 'starts_at', 'ends_at']) as unknown as CourseRow,
+  };
 }
 
 export async function upsertResourceLink(db: Queryable, row: Omit<ResourceLinkRow, 'id' | 'created_at' | 'updated_at' | 'course_item_id' | 'line_item_url'>, now: Date): Promise<ResourceLinkRow> {
@@ -149,4 +161,22 @@ export async function findResourceLink(db: Queryable, tenantId: string, id: stri
 
 export async function findItemInTenant(db: Queryable, tenantId: string, itemId: string): Promise<{ id: string; course_id: string; kind: string; title: string; ref_id: string | null; activity_id: string | null; settings: Record<string, unknown> } | undefined> {
   return db('course_items').where({ tenant_id: tenantId, id: itemId }).first('id', 'course_id', 'kind', 'title', 'ref_id', 'activity_id', 'settings');
+}
+
+/** A login state with the registration it was issued for: the first read of every launch, in one query. */
+export async function findStateWithRegistration(db: Queryable, stateId: string): Promise<{ state: StateRow; registration: Registration } | undefined> {
+  const row = (await db('lti_states as s')
+    .join('lti_platform_clients as c', 'c.id', 's.platform_client_id')
+    .join('lti_platforms as p', 'p.id', 'c.platform_id')
+    .where('s.id', stateId)
+    .first('s.*', db.raw('row_to_json(c.*) as client_row'), db.raw('row_to_json(p.*) as platform_row'))) as (StateRow & { client_row: ClientRow; platform_row: PlatformRow }) | undefined;
+  if (!row) return undefined;
+  const { client_row: client, platform_row: platform, ...state } = row;
+  return {
+    state,
+    registration: {
+      platform: { ...platform, created_at: new Date(platform.created_at), updated_at: new Date(platform.updated_at) },
+      client: { ...client, created_at: new Date(client.created_at) },
+    },
+  };
 }

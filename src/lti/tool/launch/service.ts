@@ -5,13 +5,14 @@ import type { RequestInfo } from '../../../http/request-info.js';
 import { readCookie } from '../../../auth/middleware.js';
 import { LtiError, isLtiError } from '../../core/errors.js';
 import { errorPage, escapeHtml, renderPage, type Page } from '../../core/html.js';
-import { consumeNonce, findState, markStateUsed, type StateRow } from '../../core/repository.js';
+import { consumeNonce, markStateUsed, type StateRow } from '../../core/repository.js';
 import { validateMessageJwt, type ValidationStep } from '../../core/validation.js';
 import type { LtiMessage } from '../../core/claims.js';
-import { findRegistrationByClientRowId, siblingClientIds, touchDeployment, type DeploymentRow, type Registration } from '../registrations/repository.js';
+import { siblingClientIds, touchDeployment, type DeploymentRow, type Registration } from '../registrations/repository.js';
 import { resolveDeployment } from '../registrations/service.js';
 import { insertLaunch, type LaunchRow } from '../launch-log/repository.js';
 import { provision, type Provisioned } from './provisioning.js';
+import { findStateWithRegistration } from './repository.js';
 import { launchHandlers } from './handlers.js';
 import { bindingName, launchPath, loginPath, sha256 } from './login.js';
 
@@ -74,8 +75,9 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
     const platformError = text(form['error'], 200);
     if (!state && !platformError) throw new LtiError('state_missing');
     if (state) {
-      stateRow = await findState(deps.db, sha256(state));
-      if (stateRow) registration = await findRegistrationByClientRowId(deps.db, stateRow.platform_client_id);
+      const found = await findStateWithRegistration(deps.db, sha256(state));
+      stateRow = found?.state;
+      registration = found?.registration;
     }
     if (platformError) {
       throw new LtiError('platform_error', `The platform answered "${platformError}"${text(form['error_description'], 300) ? `: ${text(form['error_description'], 300)}` : ''}.`);
@@ -113,9 +115,8 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
     const done = await withTransaction(deps.db, async (tx) => {
       // Login state, nonces and provisioning are recreated by launching again: a crash may lose
       // the last fraction of a second of them rather than every launch waiting for a WAL flush.
-      await tx.raw('set local synchronous_commit = off');
       const steps: LaunchStep[] = [];
-      if (!(await markStateUsed(tx, row.id, now))) throw new LaunchRefusal(new LtiError('state_used'), 'browser', steps);
+      if (!(await markStateUsed(tx, row.id, now, { relaxCommit: true }))) throw new LaunchRefusal(new LtiError('state_used'), 'browser', steps);
       const result = await validateMessageJwt<DeploymentRow>(idToken, {
         issuer: reg.platform.issuer,
         clientId: reg.client.client_id,
