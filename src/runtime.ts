@@ -18,6 +18,7 @@ import { PrincipalCache } from './auth/principal-cache.js';
 import { scormImportJob } from './scorm/packages/service.js';
 import { createLtiCore } from './lti/core/index.js';
 import { ltiHousekeepingJob, ltiKeyRotationJob } from './lti/jobs.js';
+import { createLtiAdvantage } from './lti/advantage.js';
 
 /**
  * JSON lines on stdout (or `destination`, for tests that read what an operator's log shipper
@@ -75,6 +76,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
   let db: Db | undefined;
   let jobs: JobQueue | undefined;
   let rateLimiter: RateLimiter | undefined;
+  let stopDispatcher: (() => Promise<void>) | undefined;
   try {
     if (!config.databaseUrl) embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log, attachToRunning: options.attachToRunningDatabase ?? false });
     const databaseUrl = config.databaseUrl ?? embedded!.url;
@@ -89,6 +91,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
     rateLimiter = new RateLimiter(db, clock, log);
     rateLimiter.start();
     const lti = createLtiCore({ db, secrets, clock, log, config: config.lti });
+    const advantage = createLtiAdvantage({ db, clock, log, config: config.lti, lti, jobs: () => jobs });
     if (options.jobs) {
       jobs = await startJobQueue({
         connectionString: databaseUrl,
@@ -100,8 +103,11 @@ export async function startRuntime(config: Config, log: Logger, options: {
           scormImportJob({ db, blobs, log, clock, config }),
           ltiKeyRotationJob({ lti }),
           ltiHousekeepingJob({ db, clock, config: config.lti }),
+          ...advantage.jobDefinitions,
         ],
       });
+      // Grade passback and roster sync rows become jobs on the nodes that run workers.
+      if (config.jobsEnabled) stopDispatcher = await advantage.startDispatcher(databaseUrl);
     }
     const xapiAuth = new XapiAuthenticator(db, secrets, clock);
     const deps: AppDeps = { config, db, log, clock, blobs, metrics, rateLimiter, secrets, xapiAuth, principalCache: new PrincipalCache(), jobs, lti };
@@ -109,6 +115,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
+        await stopDispatcher?.().catch(() => undefined);
         await jobs?.stop(config.shutdownTimeoutMs).catch((error: unknown) => log.warn({ err: error }, 'job queue did not stop cleanly'));
         await rateLimiter?.stop().catch(() => undefined);
         await db?.destroy();
@@ -119,6 +126,7 @@ export async function startRuntime(config: Config, log: Logger, options: {
     };
     return { deps, databaseUrl, stop };
   } catch (error) {
+    await stopDispatcher?.().catch(() => undefined);
     await jobs?.stop(1000).catch(() => undefined);
     await rateLimiter?.stop().catch(() => undefined);
     await db?.destroy().catch(() => undefined);

@@ -3,6 +3,7 @@ import { AppError } from '../errors/index.js';
 import type { Clock } from '../deps.js';
 import { findEnrollmentOf } from '../courses/repository.js';
 import * as repo from './repository.js';
+import { queueScorePassback } from '../lti/tool/ags/queue.js';
 
 /**
  * The one way scores enter the gradebook: the REST API, SCORM results and LTI grade services
@@ -22,7 +23,12 @@ export async function recordScore(db: Queryable, clock: Clock, lineItem: repo.Li
   const enrollment = await findEnrollmentOf(db, lineItem.course_id, input.userId);
   if (!enrollment) throw new AppError('validation_failed', 'The user is not enrolled in this course.', { errors: [{ pointer: '/params/userId', message: 'is not enrolled in this course' }] });
   const written = await repo.upsertScore(db, { ...input, tenantId: lineItem.tenant_id, lineItemId: lineItem.id }, clock.now());
-  if (written) return { score: written, applied: true };
+  if (written) {
+    // A score on an item launched from an LMS with grade services is owed to that LMS: queued
+    // here, in this transaction, and sent by a job after commit (never inside this request).
+    await queueScorePassback(db, lineItem, written);
+    return { score: written, applied: true };
+  }
   const current = await repo.findScore(db, lineItem.id, input.userId);
   return { score: current!, applied: false };
 }
