@@ -10,6 +10,8 @@
  * 2,000 learners launch 50 links in 20 courses, so most launches update rather than create.
  *
  *   npm run bench:lti [-- --quick]
+ *   BENCH_CONCURRENCY=1 (sequential latency), BENCH_CPU_PROF=<dir> (Cairn with --cpu-prof),
+ *   BENCH_DEBUG=1 (print the tail of Cairn's output)
  * Last line: {"launches_per_s":…,"launch_p95_ms":…,"rs256_verify_per_s":…}
  */
 import { randomBytes, randomUUID } from 'node:crypto';
