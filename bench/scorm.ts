@@ -24,6 +24,7 @@ import { deflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { writeZip, type ZipEntrySpec } from '../scripts/zip-writer.js';
 import { benchDatabase, freePort, machine, quick, startServer, type ChildServer } from './support/harness.js';
+import { commitBench } from './scorm-commits.js';
 
 const adminEmail = 'bench@cairn.local';
 const adminPassword = 'benchmark-password-123';
@@ -183,12 +184,8 @@ async function importBench(ctx: BenchContext): Promise<{ import_s: number; unzip
 }
 
 // ── Part 2: runtime commits (SCORM runtime) ───────────────────────────────────────────────────
-// Written by the runtime half: ~2 KB CMI commits at concurrency 32 against the commit endpoint,
-// returning commits/s and p95 in ms. Until it lands the figures are null.
-
-async function commitBench(_ctx: BenchContext): Promise<{ commits_per_s: number | null; commit_p95_ms: number | null }> {
-  return { commits_per_s: null, commit_p95_ms: null };
-}
+// Written by the runtime half in bench/scorm-commits.ts: ~2 KB CMI commits at concurrency 32
+// against the content origin's commit endpoint → commits/s and p95 in ms.
 
 // ── Driver ─────────────────────────────────────────────────────────────────────────────────────
 

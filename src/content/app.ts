@@ -37,7 +37,17 @@ export function buildContentApp(deps: AppDeps): BuiltContentApp {
 
   app.use(requestId);
   app.use(requestMetrics(deps.metrics));
-  app.use(requestLogger(deps.log));
+  // SCORM commits are the origin's heartbeat (one per learner every 30 s): counted by the request
+  // metrics, not logged one line each (5xx are logged by the error handler, accepted commits with
+  // warnings by the runtime); every other request is logged.
+  const logRequests = requestLogger(deps.log);
+  app.use((req, res, next) => {
+    if (req.method === 'POST' && req.path.endsWith('/commit')) {
+      next();
+      return;
+    }
+    logRequests(req, res, next);
+  });
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');

@@ -277,6 +277,29 @@ describe('sessions and commits', () => {
     expect(attempt.body.scos[0]).toMatchObject({ session_count: 2, suspend_data_length: big.length });
   });
 
+  it('concurrent commits of many learners are batched without losing or reordering any (group commit)', async () => {
+    const c = await scormCourse(t, admin, tenantId, 'runtime-scorm12-quiz.zip');
+    const sessions = [];
+    for (let i = 0; i < 4; i++) {
+      const item = await admin.post(`/api/v1/courses/${c.courseId}/items`).send({ kind: 'scorm', title: `Copy ${i}`, ref_id: c.packageId });
+      sessions.push(await startQuiz({ ...c, itemId: item.body.id }));
+    }
+    const sends = sessions.flatMap((s, i) => Array.from({ length: 10 }, (_, n) => ({ s, i, n: n + 1 })));
+    sends.sort(() => Math.random() - 0.5);
+    const answers = await Promise.all(sends.map(({ s, i, n }) => content().post(s.commitUrl).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ ...quizCmi({ raw: String(i * 10 + n) }), commitSequence: n }))));
+    expect(answers.map((a) => `${a.status} ${a.body.result ?? a.text}`).filter((x) => x !== '200 true')).toEqual([]);
+    for (const [i, s] of sessions.entries()) {
+      const attempt = await c.learnerAgent.get(`/api/v1/scorm/registrations/${s.launched.registration_id}/attempts/${s.launched.attempt_id}`);
+      expect(attempt.body.commit_count).toBe(10);
+      // The newest commitSequence wins whatever the arrival order.
+      expect(attempt.body.scos[0].cmi.core.score.raw).toBe(String(i * 10 + 10));
+      const history = await c.learnerAgent.get(`/api/v1/scorm/registrations/${s.launched.registration_id}/attempts/${s.launched.attempt_id}/commits`);
+      expect(history.body.data).toHaveLength(10);
+      expect(history.body.data.filter((h: { applied: boolean; sequence: number }) => h.applied && h.sequence === 10)).toHaveLength(1);
+    }
+  });
+
   it('a token of an ended attempt can no longer start sessions (the player then fails Initialize)', async () => {
     const c = await scormCourse(t, admin, tenantId, 'runtime-scorm12-quiz.zip');
     const { player } = await startQuiz(c);

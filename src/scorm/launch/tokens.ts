@@ -61,6 +61,19 @@ export class RuntimeTokens {
    * meant for another use is `unauthenticated` (401): the caller holds nothing usable.
    */
   async verify(token: string, use: TokenUse, now: Date): Promise<RuntimeClaims> {
+    // A player sends the same session token with every commit and file: verified claims are
+    // remembered (bounded) until the token's own expiry, saving the HMAC and JSON work per request.
+    const cached = this.verified.get(token);
+    if (cached && cached.use === use && cached.expiresAt > now.getTime() / 1000) return cached;
+    const claims = await this.verifyUncached(token, use, now);
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private readonly verified = new Map<string, RuntimeClaims>();
+
+  private async verifyUncached(token: string, use: TokenUse, now: Date): Promise<RuntimeClaims> {
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token) || token.length > 2048) {
       throw new AppError('unauthenticated', 'The content link is not valid.');
     }

@@ -191,62 +191,80 @@ export interface CommitOutcome {
   readonly open: boolean;
   /** False for a commit of a superseded session, or older than one already applied. */
   readonly applied: boolean;
-  readonly previous: Pick<RuntimeRow, 'completion_status' | 'success_status' | 'score_scaled' | 'score_raw' | 'terminated' | 'cmi'> | undefined;
-  readonly current: RuntimeRow | undefined;
+  /** The SCO row's results before this commit, and its interactions (for the xAPI bridge). */
+  readonly previous: (Pick<RuntimeRow, 'completion_status' | 'success_status' | 'score_scaled' | 'score_raw' | 'score_min' | 'score_max' | 'terminated' | 'exit'> & { interactions: unknown }) | undefined;
+  readonly totalSeconds: number | undefined;
 }
 
 /**
- * The hot path of the content origin, one statement: mark the attempt's commit, apply the CMI to
- * the SCO's row when it belongs to the row's open session and is newer than what is there,
- * record the commit in the history either way, and return the row before and after.
+ * The hot path of the content origin: a batch of commits (see ./commits.ts) in one statement.
+ * Per commit: count it on its attempt (only while the attempt is open), apply the CMI to the
+ * SCO's row when it belongs to the row's open session and is newer than what is there, record it
+ * in the history either way, and return the row's results before it. A batch never holds two
+ * commits of one SCO row.
+ *
+ * The statement's transaction commits without waiting for its WAL flush
+ * (`synchronous_commit = off` for this transaction only, docs/decisions/0055): a database crash
+ * can lose the last fraction of a second of commits — which the SCO repeats at its next commit
+ * or termination — never corrupt anything; every other write of Cairn stays synchronous.
  */
-export async function applyCommit(db: Queryable, c: CommitWrite): Promise<CommitOutcome> {
-  const r = c.result;
-  const result = await db.raw<{ rows: Array<{ open: boolean; applied: boolean; prev: RuntimeRow | null; cur: RuntimeRow | null }> }>(
-    `with att as (
-       update scorm_attempts set commit_count = commit_count + 1, last_commit_at = ?,
-         status = case when status = 'suspended' then 'active' else status end
-       where id = ? and status <> 'ended' returning id
+export async function applyCommits(db: Queryable, commits: readonly CommitWrite[]): Promise<CommitOutcome[]> {
+  const input = commits.map((c, k) => ({
+    k, attempt_id: c.attemptId, item: c.item, session_id: c.sessionId, seq: c.sequence, terminate: c.terminate, via: c.via, cmi: c.cmi,
+    completion: c.result.completion_status, success: c.result.success_status, scaled: c.result.score_scaled, raw: c.result.score_raw,
+    min: c.result.score_min, max: c.result.score_max, progress: c.result.progress_measure, exit: c.result.exit,
+    session_seconds: c.result.session_seconds, suspend_len: c.result.suspend_data_length, warnings: c.warnings, body: c.body, at: c.now.toISOString(),
+  }));
+  const result = await db.raw<{ rows: Array<{ k: number; open: boolean; applied: boolean; prev: CommitOutcome['previous'] | null; total: number | null }> }>(
+    `with cfg as (select set_config('synchronous_commit', 'off', true) as v),
+     i as (
+       select * from jsonb_to_recordset(?::jsonb) as x(k int, attempt_id uuid, item text, session_id uuid, seq int, terminate boolean, via text, cmi jsonb,
+         completion text, success text, scaled double precision, raw double precision, min double precision, max double precision, progress double precision,
+         exit text, session_seconds double precision, suspend_len int, warnings jsonb, body text, at timestamptz)
+     ),
+     att as (
+       update scorm_attempts a set commit_count = a.commit_count + n.count, last_commit_at = n.at,
+         status = case when a.status = 'suspended' then 'active' else a.status end
+       from (select attempt_id, count(*)::int as count, max(at) as at from i group by attempt_id) n
+       where a.id = n.attempt_id and a.status <> 'ended' returning a.id
      ),
      prev as (
-       select r.* from scorm_runtime_data r, att where r.attempt_id = att.id and r.item_identifier = ?
+       select i.k, r.completion_status, r.success_status, r.score_scaled, r.score_raw, r.score_min, r.score_max, r.terminated, r.exit,
+         r.cmi -> 'interactions' as interactions
+       from i join att on att.id = i.attempt_id join scorm_runtime_data r on r.attempt_id = i.attempt_id and r.item_identifier = i.item
      ),
      cur as (
        update scorm_runtime_data r set
-         cmi = ?::jsonb, completion_status = ?, success_status = ?, score_scaled = ?, score_raw = ?, score_min = ?, score_max = ?,
-         progress_measure = ?, exit = case when ? then ? else r.exit end,
-         session_seconds = greatest(r.session_seconds, ?::double precision),
-         total_seconds = r.total_seconds_before_session + greatest(r.session_seconds, ?::double precision),
-         last_sequence = coalesce(?::integer, r.last_sequence), suspend_data_length = ?,
-         terminated = r.terminated or ?, updated_at = ?
-       from att
-       where r.attempt_id = att.id and r.item_identifier = ? and r.session_id = ?
-         and (?::integer is null or ?::integer > r.last_sequence)
-       returning r.*
+         cmi = i.cmi, completion_status = i.completion, success_status = i.success, score_scaled = i.scaled, score_raw = i.raw, score_min = i.min, score_max = i.max,
+         progress_measure = i.progress, exit = case when i.terminate then i.exit else r.exit end,
+         session_seconds = greatest(r.session_seconds, i.session_seconds),
+         total_seconds = r.total_seconds_before_session + greatest(r.session_seconds, i.session_seconds),
+         last_sequence = coalesce(i.seq, r.last_sequence), suspend_data_length = i.suspend_len,
+         terminated = r.terminated or i.terminate, updated_at = i.at
+       from i join att on att.id = i.attempt_id
+       where r.attempt_id = i.attempt_id and r.item_identifier = i.item and r.session_id = i.session_id
+         and (i.seq is null or i.seq > r.last_sequence)
+       returning i.k, r.total_seconds
      ),
      hist as (
        insert into scorm_commits (attempt_id, item_identifier, session_id, sequence, terminate, via, applied, warnings, body, received_at)
-       select att.id, ?, ?, ?, ?, ?, exists (select 1 from cur), ?::jsonb, ?::json, ? from att
+       select i.attempt_id, i.item, i.session_id, i.seq, i.terminate, i.via, exists (select 1 from cur where cur.k = i.k), i.warnings, i.body::json, i.at
+       from i join att on att.id = i.attempt_id
+       order by i.k
        returning id
      )
-     select exists (select 1 from att) as open, exists (select 1 from cur) as applied,
-       (select to_jsonb(prev) from prev) as prev, (select to_jsonb(cur) from cur) as cur,
-       (select count(*) from hist) as recorded`,
-    [
-      c.now, c.attemptId,
-      c.item,
-      JSON.stringify(c.cmi), r.completion_status, r.success_status, r.score_scaled, r.score_raw, r.score_min, r.score_max,
-      r.progress_measure, c.terminate, r.exit,
-      r.session_seconds, r.session_seconds,
-      c.sequence, r.suspend_data_length,
-      c.terminate, c.now,
-      c.item, c.sessionId,
-      c.sequence, c.sequence,
-      c.item, c.sessionId, c.sequence, c.terminate, c.via, JSON.stringify(c.warnings), c.body, c.now,
-    ],
+     select i.k, exists (select 1 from att where att.id = i.attempt_id) as open, cur.k is not null as applied,
+       (select to_jsonb(prev) - 'k' from prev where prev.k = i.k) as prev, cur.total_seconds as total,
+       (select count(*) from hist) as recorded, (select v from cfg) as cfg
+     from i left join cur on cur.k = i.k
+     order by i.k`,
+    [JSON.stringify(input)],
   );
-  const row = result.rows[0]!;
-  return { open: row.open, applied: row.applied, previous: row.prev ?? undefined, current: row.cur ?? undefined };
+  const byK = new Map(result.rows.map((row) => [row.k, row]));
+  return commits.map((_c, k) => {
+    const row = byK.get(k)!;
+    return { open: row.open, applied: row.applied, previous: row.prev ?? undefined, totalSeconds: row.total ?? undefined };
+  });
 }
 
 export interface CommitHistoryRow {

@@ -15,6 +15,7 @@ import {
   type Completion, type Family, type Json, type ScoResult, type Success,
 } from './cmi.js';
 import { PackageCache, type LoadedPackage } from './packages.js';
+import { CommitBatcher } from './commits.js';
 import * as repo from './repository.js';
 import { findItem, globalObjectiveIds, launchableItems, organizationOf, toSequencingSettings } from './sequencing.js';
 
@@ -35,9 +36,11 @@ export interface CommitAnswer {
 export class ScormRuntime {
   readonly packages = new PackageCache();
   readonly writer: ScormStatementWriter;
+  private readonly batcher: CommitBatcher;
 
   constructor(private readonly deps: RuntimeDeps, readonly tokens: RuntimeTokens) {
     this.writer = new ScormStatementWriter(deps);
+    this.batcher = new CommitBatcher(deps.db);
   }
 
   /** Opens the player: checks the launch token's attempt is still open, mints the session token. */
@@ -152,7 +155,7 @@ export class ScormRuntime {
       // Browse and preview sessions keep their CMI for resume, but never count as results.
     }
     const now = this.deps.clock.now();
-    const outcome = await repo.applyCommit(this.deps.db, {
+    const outcome = await this.batcher.write({
       attemptId: claims.attemptId, item: itemId, sessionId, sequence: sequence as number | null, terminate, via, cmi, body: raw, warnings,
       result: {
         completion_status: result.completion, success_status: result.success, score_scaled: result.scoreScaled, score_raw: result.scoreRaw,
@@ -173,17 +176,19 @@ export class ScormRuntime {
     if (changed) await this.recompute(claims, { terminated: terminate ? { item: itemId, exit: result.exit, result } : undefined });
 
     if (claims.mode === 'normal') {
-      const pkg = await this.packages.get(this.deps.db, claims.packageId);
-      const item = pkg ? findItem(organizationOf(pkg.model), itemId) : undefined;
-      const context = pkg && item ? await this.bridgeContext(claims, pkg, item) : undefined;
-      if (context) {
-        const before = prev && Object.keys(prev.cmi ?? {}).length > 0 ? readResult(family, prev.cmi) : undefined;
-        const seen = new Set(prev ? readInteractions(family, prev.cmi ?? {}).map(interactionKey) : []);
-        const statements = commitStatements(context, {
-          sessionId, previous: before, current: result, previousInteractions: seen, interactions: readInteractions(family, cmi),
-          terminated: terminate && !prev?.terminated, totalSeconds: outcome.current?.total_seconds ?? 0, at: now,
-        });
-        this.emit(claims.tenantId, statements);
+      const seen = new Set(prev ? readInteractions(family, { interactions: prev.interactions }).map(interactionKey) : []);
+      const interactions = readInteractions(family, cmi);
+      // Most commits (autocommit heartbeats) change nothing a statement reports: skip the lookups.
+      if (changed || interactions.some((i) => !seen.has(interactionKey(i)))) {
+        const pkg = await this.packages.get(this.deps.db, claims.packageId);
+        const item = pkg ? findItem(organizationOf(pkg.model), itemId) : undefined;
+        const context = pkg && item ? await this.bridgeContext(claims, pkg, item) : undefined;
+        if (context) {
+          this.emit(claims.tenantId, commitStatements(context, {
+            sessionId, previous: prev ? previousResult(prev) : undefined, current: result, previousInteractions: seen, interactions,
+            terminated: terminate && !prev?.terminated, totalSeconds: outcome.totalSeconds ?? 0, at: now,
+          }));
+        }
       }
     }
     return { result: 'true', errorCode: 0, ...(warnings.length > 0 ? { warnings } : {}) };
@@ -319,6 +324,14 @@ export class ScormRuntime {
   async drain(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
+}
+
+/** The stored result columns of a SCO row, in the shape the statement builder compares. */
+function previousResult(p: NonNullable<repo.CommitOutcome['previous']>): ScoResult {
+  return {
+    completion: p.completion_status, success: p.success_status, scoreScaled: p.score_scaled, scoreRaw: p.score_raw, scoreMin: p.score_min, scoreMax: p.score_max,
+    progressMeasure: null, exit: p.exit ?? '', sessionSeconds: 0, suspendData: '', location: '',
+  };
 }
 
 export function usesSequencing(pkg: LoadedPackage): boolean {
