@@ -81,6 +81,8 @@ export class PlatformServices {
   readonly scores: ReceivedScore[] = [];
   /** Line items per page of the container (Link rel=next beyond). */
   lineItemsPageSize = 2;
+  /** Answer every container GET with all line items, as platforms that ignore the AGS filters do. */
+  ignoreLineItemFilters = false;
   /** Decides the answer to a score POST before it is accepted; undefined = accept. */
   scoreHook: ((score: { lineItemId: string; body: Record<string, unknown>; attempt: number }) => Answer | undefined) | undefined;
   readonly rosters = new Map<string, { contextId: string; members: Member[] }>();
@@ -214,10 +216,10 @@ export class PlatformServices {
       if (!token) return;
       this.lineItemRequests.push({ method: 'GET', url: req.originalUrl, token });
       const q = req.query as Record<string, string>;
-      const all = [...this.lineItems.values()].filter((i) => i.context === req.params.context
-        && (!q['resource_link_id'] || i.resourceLinkId === q['resource_link_id'])
+      const all = [...this.lineItems.values()].filter((i) => i.context === req.params.context && (this.ignoreLineItemFilters || (
+        (!q['resource_link_id'] || i.resourceLinkId === q['resource_link_id'])
         && (!q['resource_id'] || i.resourceId === q['resource_id'])
-        && (!q['tag'] || i.tag === q['tag']));
+        && (!q['tag'] || i.tag === q['tag']))));
       const offset = Number(q['offset'] ?? '0');
       const size = Math.min(this.lineItemsPageSize, Number(q['limit'] ?? this.lineItemsPageSize));
       const page = all.slice(offset, offset + size);
