@@ -166,7 +166,7 @@ describe('AGS grade passback', () => {
       const failed = await eventually('both failed', async () => {
         const a = await passbackOf(moodle.userId);
         const b = await passbackOf(canvas.userId);
-        return a['status'] === 'failed' && b['status'] === 'failed' ? [a, b] : undefined;
+        return a['status'] === 'failed' && b['status'] === 'failed' ? ([a, b] as const) : undefined;
       });
       expect(failed[0]).toMatchObject({ last_http_status: 400, attempts: 1, next_attempt_at: null, last_response: expect.stringContaining('User is not gradable') });
       expect(failed[1]).toMatchObject({ last_http_status: 422, attempts: 1, last_response: expect.stringContaining('Test Student cannot be graded') });
