@@ -76,6 +76,11 @@ describe('launch', () => {
     expect(registrations.body.data.map((r: { user_id: string }) => r.user_id).sort()).toEqual([c.learner.id, other.id].sort());
     const own = await c.learnerAgent.get(`/api/v1/courses/${c.courseId}/items/${c.itemId}/registrations`);
     expect(own.body.data.map((r: { user_id: string }) => r.user_id)).toEqual([c.learner.id]);
+
+    // The pinned version cannot be deleted while the registration may resume it.
+    const del = await admin.delete(`/api/v1/packages/${c.packageId}`);
+    expectProblem(del, 409, 'conflict');
+    expect(del.body.registrations).toBe(1);
   });
 
   it('lets instructors preview in browse mode without credit, refuses observers, non-members and non-SCORM items', async () => {
