@@ -58,6 +58,12 @@ export interface HandlerContext<P, Q, B> {
   readonly req: Request;
   /** Recorded in the audit log in the same transaction as the change. */
   audit(entry: AuditEntry): void;
+  /**
+   * Runs after the transaction commits (or after the handler, for non-transactional
+   * endpoints): for side effects outside PostgreSQL, such as deleting blobs, that must not
+   * happen if the change rolls back. Failures are logged, not reported to the client.
+   */
+  afterCommit(work: () => Promise<unknown>): void;
 }
 
 type Infer<S> = S extends TSchema ? Static<S> : Record<string, never>;
@@ -179,6 +185,7 @@ async function runEndpoint(endpoint: AnyEndpoint, validators: Validators, deps: 
   }
 
   const auditEntries: AuditEntry[] = [];
+  const afterCommit: Array<() => Promise<unknown>> = [];
   const info = requestInfo(req);
   const transactional = endpoint.transactional ?? endpoint.method !== 'get';
   let status = endpoint.status ?? (endpoint.method === 'post' ? 201 : endpoint.method === 'delete' ? 204 : 200);
@@ -199,6 +206,7 @@ async function runEndpoint(endpoint: AnyEndpoint, validators: Validators, deps: 
         clearCookie: (name, options) => { res.clearCookie(name, options); },
       },
       audit: (entry) => { auditEntries.push(entry); },
+      afterCommit: (work) => { afterCommit.push(work); },
     };
     const result = await endpoint.handler(ctx as never);
     if (auditEntries.length === 0 && endpoint.method !== 'get' && !endpoint.auditsItself) {
@@ -211,6 +219,9 @@ async function runEndpoint(endpoint: AnyEndpoint, validators: Validators, deps: 
   };
 
   const result = transactional ? await withTransaction(deps.db, run) : await run(deps.db);
+  for (const work of afterCommit) {
+    await work().catch((error: unknown) => deps.log.error({ err: error, requestId: req.requestId }, 'after-commit work failed'));
+  }
   if (res.headersSent) return;
   if (status === 204 || result === undefined) {
     // Nothing to send: a 200 or 201 without a body would make clients try to parse one.

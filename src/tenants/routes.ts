@@ -7,6 +7,7 @@ import { assertPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import { insertUser } from '../users/repository.js';
 import { User, userView } from '../users/schemas.js';
 import * as repo from './repository.js';
+import { listStoreIds } from '../xapi/auth/repository.js';
 
 const tags = ['Tenants'];
 
@@ -137,12 +138,20 @@ export const tenantEndpoints: AnyEndpoint[] = [
     auth: { scope: 'tenants:write', systemAdmin: true },
     params: TenantParams,
     responses: { 204: { description: 'Deleted' } },
-    async handler({ deps, db, principal, params, audit }) {
+    async handler({ deps, db, principal, params, audit, afterCommit }) {
       if (params.tenantId === principal.homeTenantId) throw new AppError('conflict', 'You cannot delete the tenant you belong to.');
       const tenant = await repo.findTenant(db, params.tenantId);
       if (!tenant) throw notFound('Tenant');
+      const storeIds = await listStoreIds(db, tenant.id);
       await repo.deleteTenant(db, params.tenantId);
       deps.principalCache.clear();
+      for (const storeId of storeIds) deps.xapiAuth.forgetStore(storeId);
+      // Files belong to the tenant too: package content, pending imports, LRS attachments and documents.
+      afterCommit(async () => {
+        for (const prefix of [`scorm/${tenant.id}/`, `imports/${tenant.id}/`, ...storeIds.flatMap((id) => [`xapi/${id}/`, `xapi-documents/${id}/`])]) {
+          await deps.blobs.deletePrefix(prefix);
+        }
+      });
       audit({ action: 'tenant.delete', targetType: 'tenant', targetId: tenant.id, details: { slug: tenant.slug } });
       return undefined;
     },

@@ -80,3 +80,41 @@ describe('LRS stores and credentials', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe('deleting a store', () => {
+  it('removes its attachment and large-document content from the blob store after the commit', async () => {
+    const agent = await t.login();
+    const store = await agent.post('/api/v1/lrs/stores').send({ name: 'Doomed' });
+    const cred = await agent.post(`/api/v1/lrs/stores/${store.body.id}/credentials`).send({ name: 'w', scopes: ['all'] });
+    const auth = basic(cred.body.key, cred.body.secret);
+
+    const content = Buffer.from('attachment body');
+    const { createHash } = await import('node:crypto');
+    const sha2 = createHash('sha256').update(content).digest('hex');
+    const statement = {
+      actor: { mbox: 'mailto:learner@example.com' }, verb: { id: 'http://adlnet.gov/expapi/verbs/attempted' },
+      object: { id: 'http://example.com/activity' },
+      attachments: [{ usageType: 'http://example.com/usage', display: { 'en-US': 'a' }, contentType: 'text/plain', length: content.length, sha2 }],
+    };
+    const boundary = 'cairnboundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n${JSON.stringify(statement)}\r\n--${boundary}\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: ${sha2}\r\n\r\n`),
+      content, Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const posted = await request(t.app).post('/xapi/statements').set('Authorization', auth).set('X-Experience-API-Version', '1.0.3')
+      .set('Content-Type', `multipart/mixed; boundary=${boundary}`).send(body);
+    expect(posted.status).toBe(200);
+    const big = await request(t.app).put('/xapi/activities/profile?activityId=http%3A%2F%2Fexample.com%2Fa&profileId=p')
+      .set('Authorization', auth).set('X-Experience-API-Version', '2.0.0').set('Content-Type', 'application/octet-stream').send(Buffer.alloc(300 * 1024, 7));
+    expect(big.status).toBe(204);
+
+    const keys = async (prefix: string) => { const out: string[] = []; for await (const b of t.deps.blobs.list(prefix)) out.push(b.key); return out; };
+    expect(await keys(`xapi/${store.body.id}/`)).toHaveLength(1);
+    expect(await keys(`xapi-documents/${store.body.id}/`)).toHaveLength(1);
+
+    expect((await agent.delete(`/api/v1/lrs/stores/${store.body.id}`)).status).toBe(204);
+    expect(await keys(`xapi/${store.body.id}/`)).toEqual([]);
+    expect(await keys(`xapi-documents/${store.body.id}/`)).toEqual([]);
+    expect((await request(t.app).get('/xapi/statements').set('Authorization', auth).set('X-Experience-API-Version', '1.0.3')).status).toBe(401);
+  });
+});

@@ -95,3 +95,7 @@ export async function findCredentialByKey(db: Queryable, key: string): Promise<L
 export async function resetCredentialSecret(db: Queryable, id: string, secretHash: string): Promise<void> {
   await db('lrs_credentials').where({ id }).update({ secret_hash: secretHash, revoked_at: null });
 }
+
+export async function listStoreIds(db: Queryable, tenantId: string): Promise<string[]> {
+  return db('lrs_stores').where({ tenant_id: tenantId }).pluck('id');
+}

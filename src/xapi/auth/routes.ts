@@ -124,10 +124,16 @@ export const lrsStoreEndpoints: AnyEndpoint[] = [
     auth: { scope: 'lrs:write', roles: ['admin'] },
     params: StoreParams,
     responses: { 204: { description: 'Deleted' } },
-    async handler({ db, principal, params, audit }) {
+    async handler({ deps, db, principal, params, audit, afterCommit }) {
       const store = await repo.findStore(db, principal.tenantId, params.storeId);
       if (!store) throw notFound('LRS store');
       await repo.deleteStore(db, principal.tenantId, store.id);
+      deps.xapiAuth.forgetStore(store.id);
+      // Attachment and large-document content lives in the blob store under the store's id.
+      afterCommit(async () => {
+        await deps.blobs.deletePrefix(`xapi/${store.id}/`);
+        await deps.blobs.deletePrefix(`xapi-documents/${store.id}/`);
+      });
       audit({ action: 'lrs_store.delete', targetType: 'lrs_store', targetId: store.id, details: { name: store.name } });
       return undefined;
     },

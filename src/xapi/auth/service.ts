@@ -87,6 +87,11 @@ export class XapiAuthenticator {
     return credential;
   }
 
+  /** Forget cached checks of every credential of a store (after the store is deleted). */
+  forgetStore(storeId: string): void {
+    for (const [k, entry] of this.cache) if (entry.credential.storeId === storeId) this.cache.delete(k);
+  }
+
   /** Forget cached checks of a credential (after revocation). */
   forget(credentialId: string): void {
     for (const [k, entry] of this.cache) if (entry.credential.id === credentialId) this.cache.delete(k);
