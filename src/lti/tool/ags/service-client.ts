@@ -130,9 +130,13 @@ export class ServiceHttp {
     };
   }
 
-  /** The error for an HTTP answer that is not a success: 5xx, 429 and 408 may pass; other 4xx will not. */
+  /**
+   * The error for an HTTP answer that is not a success: 5xx, 429 and 408 may pass, and so may a
+   * 401 that a fresh token did not cure (a platform still caching an old key set); any other
+   * 4xx is the platform's considered refusal and will not change by asking again.
+   */
   static failure(stage: ServiceCallError['options']['stage'], what: string, response: ServiceResponse, now: number): ServiceCallError {
-    const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+    const retryable = response.status >= 500 || response.status === 429 || response.status === 408 || response.status === 401;
     const after = retryAfter(response.headers.get('retry-after'), now);
     return new ServiceCallError(`${what} answered ${response.status}`, {
       status: response.status, body: excerpt(response.text), retryable, stage, ...(after !== undefined ? { retryAfterSeconds: after } : {}),
@@ -237,13 +241,9 @@ export class ServiceTokens {
     const response = await this.deps.http.request('token', tokenUrl, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: body.toString(),
     });
-    if (response.status !== 200) {
-      const error = ServiceHttp.failure('token', 'The platform\'s token endpoint', response, nowMs);
-      // A refused client (400 invalid_client / invalid_scope) is a registration problem; a 401
-      // may be the platform still holding an old copy of Cairn's JWKS, which passes.
-      if (response.status === 401) throw new ServiceCallError(error.message, { ...error.options, retryable: true });
-      throw error;
-    }
+    // A refused client (400 invalid_client / invalid_scope) is a registration problem and final;
+    // a 401 may be the platform still holding an old copy of Cairn's JWKS, which passes.
+    if (response.status !== 200) throw ServiceHttp.failure('token', 'The platform\'s token endpoint', response, nowMs);
     const answer = response.json<{ access_token?: unknown; expires_in?: unknown; token_type?: unknown }>();
     if (typeof answer.access_token !== 'string' || answer.access_token === '') {
       throw new ServiceCallError('The platform\'s token endpoint answered without an access_token', { status: 200, body: excerpt(response.text), retryable: false, stage: 'token' });
