@@ -1,6 +1,6 @@
 import express, { Router, type Express } from 'express';
 import type { AppDeps } from './deps.js';
-import { apiCors, jsonBody, requestId, requestLogger, requestMetrics, securityHeaders } from './http/middleware.js';
+import { apiCors, jsonBody, requestId, requestObserver, securityHeaders } from './http/middleware.js';
 import { notFoundMiddleware, problemMiddleware } from './http/problem.js';
 import { mountEndpoints, type AnyEndpoint, type MountedEndpoint } from './http/endpoint.js';
 import { buildOpenApiDocument, openApiRouter } from './http/openapi.js';
@@ -48,8 +48,7 @@ export function buildApp(deps: AppDeps): BuiltApp {
   app.set('etag', false);
 
   app.use(requestId);
-  app.use(requestMetrics(deps.metrics));
-  app.use(requestLogger(deps.log));
+  app.use(requestObserver(deps.log, deps.metrics));
   app.use(securityHeaders(deps.config));
 
   app.use(opsRouter(deps));

@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { AppDeps } from '../deps.js';
 import { AppError, isAppError } from '../errors/index.js';
-import { requestId, requestLogger, requestMetrics } from '../http/middleware.js';
+import { requestId, requestObserver } from '../http/middleware.js';
 import { normalizeError, problemMiddleware } from '../http/problem.js';
 import { runtimeTokens } from '../scorm/launch/routes.js';
 import { ScormRuntime, maxCommitBytes } from '../scorm/runtime/service.js';
@@ -36,18 +36,10 @@ export function buildContentApp(deps: AppDeps): BuiltContentApp {
   const assets = new PlayerAssets();
 
   app.use(requestId);
-  app.use(requestMetrics(deps.metrics));
   // SCORM commits are the origin's heartbeat (one per learner every 30 s): counted by the request
   // metrics, not logged one line each (5xx are logged by the error handler, accepted commits with
   // warnings by the runtime); every other request is logged.
-  const logRequests = requestLogger(deps.log);
-  app.use((req, res, next) => {
-    if (req.method === 'POST' && req.path.endsWith('/commit')) {
-      next();
-      return;
-    }
-    logRequests(req, res, next);
-  });
+  app.use(requestObserver(deps.log, deps.metrics, { quiet: (req) => req.method === 'POST' && (req.originalUrl.split('?')[0] ?? '').endsWith('/commit') }));
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
