@@ -253,6 +253,24 @@ describe('AGS line items', () => {
     expect(link.line_item_url).toBe(fx.services.lineItemUrl(created[0]!));
   });
 
+  it('a line item Cairn created and the platform then deleted is created again on the next attempt', async () => {
+    const essayItem = await db()('lti_resource_links').where({ resource_link_id: 'rl-essay' }).first();
+    const old = fx.services.lineItemByUrl(essayItem.line_item_url)!;
+    fx.services.lineItems.delete(old.id);
+    const learner = await launchLearner('essay');
+    const essay = { itemId: essayItem.course_item_id as string, lineItemId: (await db()('line_items').where({ course_item_id: essayItem.course_item_id }).first()).id as string };
+    await putScore(essay, learner.userId, { score_given: 6 });
+    const entry = await eventually('sent to the new line item', async () => {
+      const e = await passbackOf(learner.userId);
+      return e['status'] === 'sent' ? e : undefined;
+    });
+    const recreated = [...fx.services.lineItems.values()].filter((i) => i.resourceLinkId === 'rl-essay');
+    expect(recreated).toHaveLength(1);
+    expect(recreated[0]!.id).not.toBe(old.id);
+    expect(entry).toMatchObject({ attempts: 2, platform_line_item_url: fx.services.lineItemUrl(recreated[0]!) });
+    expect(fx.services.scoresFor(recreated[0]!.id).map((s) => s.body['scoreGiven'])).toEqual([6]);
+  });
+
   it('discovery follows Link rel="next" through a platform that ignores the filters, and uses the line item it finds', async () => {
     const lab = await gradable('Lab report', 30);
     linkTo('lab', lab.itemId);

@@ -169,8 +169,15 @@ export async function deliverScore(deps: DeliveryDeps, id: string, jobId: string
       }
       // A newer score arrived while this one travelled: send that one now.
       continue;
-    } catch (error) {
-      if (!(error instanceof ServiceCallError)) throw error;
+    } catch (caught) {
+      if (!(caught instanceof ServiceCallError)) throw caught;
+      let error = caught;
+      // A line item Cairn found or created earlier and the platform has since deleted: forget it,
+      // so the next attempt finds or creates the current one instead of failing for good.
+      if (target && lineItemUrl && lineItemUrl === target.link.line_item_url && error.options.stage === 'score' && (error.status === 404 || error.status === 410)) {
+        await repo.forgetResourceLinkLineItem(deps.db, target.link.id, lineItemUrl, deps.clock.now());
+        error = new ServiceCallError(`${error.message}; the line item is gone, Cairn will look for it again`, { ...error.options, retryable: true });
+      }
       return settleFailure(deps, row, jobId, attempt, error, lineItemUrl);
     }
   }

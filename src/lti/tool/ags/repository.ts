@@ -184,6 +184,11 @@ export async function setResourceLinkLineItem(db: Queryable, id: string, url: st
   await db('lti_resource_links').where({ id }).update({ line_item_url: url, updated_at: now });
 }
 
+/** Forgets a discovered line item the platform no longer has (deleted from its gradebook). */
+export async function forgetResourceLinkLineItem(db: Queryable, id: string, url: string, now: Date): Promise<void> {
+  await db('lti_resource_links').where({ id, line_item_url: url }).update({ line_item_url: null, updated_at: now });
+}
+
 export async function findLineItemFacts(db: Queryable, lineItemId: string): Promise<{ label: string; score_maximum: string; tag: string | null; course_item_id: string | null } | undefined> {
   return db('line_items').where({ id: lineItemId }).first('label', 'score_maximum', 'tag', 'course_item_id');
 }
