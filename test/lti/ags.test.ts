@@ -289,6 +289,19 @@ describe('AGS line items', () => {
     }
   });
 
+  it('a column Cairn\'s item already has on the platform (by resourceId and tag, bound to no other link) is found with the resource_id/tag filter', async () => {
+    const poster = await gradable('Poster', 15);
+    linkTo('poster', poster.itemId);
+    const existing = fx.services.addLineItem(context, { label: 'Poster', scoreMaximum: 15, resourceId: poster.itemId, tag: 'quiz' });
+    fx.services.addLineItem(context, { label: 'Poster (other placement)', scoreMaximum: 15, resourceId: poster.itemId, tag: 'quiz', resourceLinkId: 'rl-somewhere-else' });
+    const learner = await launchLearner('poster');
+    const posts = fx.services.lineItemRequests.filter((r) => r.method === 'POST').length;
+    await putScore(poster, learner.userId, { score_given: 12 });
+    await eventually('the score', () => fx.services.scoresFor(existing.id).length === 1);
+    expect(fx.services.lineItemRequests.filter((r) => r.method === 'POST')).toHaveLength(posts);
+    expect(fx.services.lineItemRequests.some((r) => r.url.includes(`resource_id=${poster.itemId}`) && r.url.includes('tag=quiz'))).toBe(true);
+  });
+
   it('a launch without an AGS claim sends nothing: the score stays in Cairn', async () => {
     const reading = await gradable('Reading', 5);
     linkTo('reading', reading.itemId);

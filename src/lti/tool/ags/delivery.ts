@@ -94,32 +94,32 @@ async function resolveLineItem(deps: DeliveryDeps, target: repo.PassbackTarget, 
     const known = await repo.lockResourceLink(tx, target.link.id);
     if (known) return known;
     const now = deps.clock.now();
-    let url: string | undefined = new URL(containerUrl).toString();
-    const first = new URL(url);
-    first.searchParams.set('resource_link_id', target.link.resource_link_id);
-    url = first.toString();
-    const seen = new Set<string>();
-    let byResource: string | undefined;
-    for (let page = 0; url && page < 50 && !seen.has(url); page++) {
-      seen.add(url);
-      const response = await calls.call('line_item', url, { method: 'GET', accept: mediaTypes.lineItemContainer });
-      if (response.status !== 200) throw ServiceHttp.failure('line_item', 'The platform\'s line items endpoint', response, now.getTime());
-      const items = response.json<unknown>();
-      if (!Array.isArray(items)) throw new ServiceCallError('The platform\'s line items endpoint did not answer with an array.', { status: 200, body: excerpt(response.text), retryable: false, stage: 'line_item' });
-      for (const item of items as LineItemJson[]) {
-        if (typeof item?.id !== 'string') continue;
-        if (item.resourceLinkId === target.link.resource_link_id) {
-          await repo.setResourceLinkLineItem(tx, target.link.id, item.id, now);
-          return item.id;
-        }
-        // A platform that ignores the filter and omits resourceLinkId: Cairn's own resourceId and tag name it.
-        if (byResource === undefined && item.resourceLinkId === undefined && item.resourceId === resourceId && item.tag === tag) byResource = item.id;
+    // Every page of the container filtered by `filter`; the first item `matches` accepts.
+    const search = async (filter: Record<string, string>, matches: (item: LineItemJson) => boolean): Promise<string | undefined> => {
+      const first = new URL(containerUrl);
+      for (const [k, v] of Object.entries(filter)) first.searchParams.set(k, v);
+      let url: string | undefined = first.toString();
+      const seen = new Set<string>();
+      for (let page = 0; url && page < 50 && !seen.has(url); page++) {
+        seen.add(url);
+        const response = await calls.call('line_item', url, { method: 'GET', accept: mediaTypes.lineItemContainer });
+        if (response.status !== 200) throw ServiceHttp.failure('line_item', 'The platform\'s line items endpoint', response, now.getTime());
+        const items = response.json<unknown>();
+        if (!Array.isArray(items)) throw new ServiceCallError('The platform\'s line items endpoint did not answer with an array.', { status: 200, body: excerpt(response.text), retryable: false, stage: 'line_item' });
+        const found = (items as LineItemJson[]).find((item) => typeof item?.id === 'string' && matches(item));
+        if (found) return found.id as string;
+        url = nextLink(response.headers.get('link'), url);
       }
-      url = nextLink(response.headers.get('link'), url);
-    }
-    if (byResource) {
-      await repo.setResourceLinkLineItem(tx, target.link.id, byResource, now);
-      return byResource;
+      return undefined;
+    };
+    // The column bound to this link; else one Cairn made for this item (resourceId and tag) that
+    // no other link owns — platforms that ignore the filters answer everything, hence the checks.
+    const found = await search({ resource_link_id: target.link.resource_link_id }, (item) => item.resourceLinkId === target.link.resource_link_id)
+      ?? await search({ resource_id: resourceId, tag }, (item) => item.resourceId === resourceId && item.tag === tag
+        && (item.resourceLinkId === undefined || item.resourceLinkId === target.link.resource_link_id));
+    if (found) {
+      await repo.setResourceLinkLineItem(tx, target.link.id, found, now);
+      return found;
     }
     if (!ags.scope.includes(agsScopes.lineItem)) {
       throw new ServiceCallError('The platform has no line item for this link and did not grant Cairn the scope to create one.', { retryable: false, stage: 'line_item' });
