@@ -55,7 +55,7 @@ export function requestObserver(log: Logger, metrics: Metrics, options: RequestO
 
 /** Security headers for the main origin. JSON and the console only load their own assets. */
 export function securityHeaders(config: Config): RequestHandler {
-  return helmet({
+  const policy = helmet({
     contentSecurityPolicy: {
       useDefaults: true,
       directives: {
@@ -69,6 +69,21 @@ export function securityHeaders(config: Config): RequestHandler {
     strictTransportSecurity: config.publicUrl.startsWith('https:'),
     crossOriginEmbedderPolicy: false,
   });
+  // helmet's headers depend only on the configuration (no nonces), yet it runs a dozen
+  // middlewares per request. Run it once at start against a recorder and replay the result.
+  const headers = new Map<string, string>();
+  const removed = new Set<string>();
+  const recorder = {
+    setHeader: (name: string, value: string) => { headers.set(name, value); },
+    removeHeader: (name: string) => { removed.add(name); },
+  };
+  policy({} as never, recorder as never, () => undefined);
+  const entries = [...headers];
+  return (_req, res, next) => {
+    for (const [name, value] of entries) res.setHeader(name, value);
+    for (const name of removed) res.removeHeader(name);
+    next();
+  };
 }
 
 /** The console's origin plus configured ones may call the API with credentials; nobody else. */
