@@ -10,7 +10,7 @@ interface Pending {
 }
 
 /**
- * Group commit for SCORM commits (docs/decisions/0055). Tens of thousands of learners commit
+ * Group commit for SCORM commits (docs/decisions/0039). Tens of thousands of learners commit
  * every 30 s; one statement and one transaction per commit spends the database on round trips
  * and transaction overhead. Commits arriving while earlier batches are being written wait and go
  * together in the next statement: with no load a commit is written at once (no timer, no added

@@ -204,7 +204,7 @@ export interface CommitOutcome {
  * commits of one SCO row.
  *
  * The statement's transaction commits without waiting for its WAL flush
- * (`synchronous_commit = off` for this transaction only, docs/decisions/0055): a database crash
+ * (`synchronous_commit = off` for this transaction only, docs/decisions/0039): a database crash
  * can lose the last fraction of a second of commits — which the SCO repeats at its next commit
  * or termination — never corrupt anything; every other write of Cairn stays synchronous.
  */
