@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { Router } from 'express';
@@ -92,9 +93,17 @@ export function buildOpenApiDocument(mounted: readonly MountedEndpoint[], option
 export function openApiRouter(document: Json): Router {
   const router = Router();
   const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
-  router.get('/openapi.json', (_req, res) => {
+  // The document is fixed for the life of the process: serialize it once (it is ~200 KB).
+  const serialized = JSON.stringify(document);
+  const etag = `"${createHash('sha256').update(serialized).digest('base64url').slice(0, 27)}"`;
+  router.get('/openapi.json', (req, res) => {
     res.locals['route'] = '/api/v1/openapi.json';
-    res.json(document);
+    res.setHeader('ETag', etag);
+    if (req.get('if-none-match') === etag) {
+      res.status(304).end();
+      return;
+    }
+    res.type('application/json').send(serialized);
   });
   router.get('/docs', (_req, res) => {
     res.locals['route'] = '/api/v1/docs';

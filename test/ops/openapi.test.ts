@@ -114,3 +114,14 @@ describe('/api/v1/docs', () => {
     expect(res.headers['location']).toBe('/api/v1/docs');
   });
 });
+
+describe('OpenAPI document caching', () => {
+  it('answers a matching If-None-Match with 304 and no body', async () => {
+    const first = await request(t.app).get('/api/v1/openapi.json');
+    expect(first.status).toBe(200);
+    expect(first.headers['etag']).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    const again = await request(t.app).get('/api/v1/openapi.json').set('If-None-Match', first.headers['etag']!);
+    expect(again.status).toBe(304);
+    expect(again.text ?? '').toBe('');
+  });
+});
