@@ -8,6 +8,7 @@
  *   npm run bench:api -- --quick 4 s per measurement
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { benchDatabase, freePort, load, machine, quick, rssMb, startServer } from './support/harness.js';
 
@@ -16,6 +17,14 @@ const connections = 16;
 const adminEmail = 'bench@cairn.local';
 const adminPassword = 'benchmark-password-123';
 
+/** The Node.js flags `npm start` uses (so the benchmark measures what users run), or CAIRN_BENCH_NODE_FLAGS. */
+function nodeFlags(): string[] {
+  const override = process.env['CAIRN_BENCH_NODE_FLAGS'];
+  if (override !== undefined) return override.split(' ').filter(Boolean);
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
+  return /node ((?:--\S+ )*)dist\/src\/main\.js/.exec(start)?.[1]?.split(' ').filter(Boolean) ?? [];
+}
+
 async function main(): Promise<void> {
   console.log(`bench:api on ${machine()}${quick ? ' (quick)' : ''}`);
   const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
@@ -23,7 +32,7 @@ async function main(): Promise<void> {
   const db = await benchDatabase();
   console.log(`database: ${db.label}`);
   const port = await freePort();
-  const cairn = await startServer('node', ['dist/src/main.js'], {
+  const cairn = await startServer('node', [...nodeFlags(), 'dist/src/main.js'], {
     DATABASE_URL: db.url,
     CAIRN_SECRET_KEY: randomBytes(32).toString('base64url'),
     CAIRN_PORT: String(port),
@@ -39,6 +48,9 @@ async function main(): Promise<void> {
   }, port, '/readyz');
 
   try {
+    // Idle: started, migrated, jobs scheduled, nothing asked of it yet.
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleRss = await rssMb(cairn.pid);
     const base = cairn.url;
     const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: adminEmail, password: adminPassword }) });
     const cookie = login.headers.get('set-cookie')?.split(';')[0];
@@ -56,8 +68,6 @@ async function main(): Promise<void> {
     const pageBody = await page.text();
     if (!page.ok || (JSON.parse(pageBody) as { data: unknown[] }).data.length !== 50) throw new Error(`unexpected page: ${page.status}`);
 
-    await new Promise((r) => setTimeout(r, 3000));
-    const idleRss = await rssMb(cairn.pid);
 
     await load({ url: pageUrl, connections, seconds: 2, headers: auth }); // warm-up
     const api = await load({ url: pageUrl, connections, seconds, headers: auth });

@@ -5,6 +5,7 @@ import { buildContentApp } from './content/app.js';
 import { ensureFirstAdmin, type FirstAdmin } from './bootstrap.js';
 import { seedLrsCredential } from './xapi/auth/service.js';
 import { gracefulShutdown, listen } from './ops/server.js';
+import { collectStartupGarbage } from './ops/memory.js';
 
 /**
  * The composition root: configuration → dependencies → HTTP server → graceful shutdown.
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
   shutdown = gracefulShutdown({ servers: [server, contentServer], stopRuntime: () => runtime.stop(), graceMs: config.shutdownTimeoutMs, log });
   log.info({ host: server.address.address, port: server.address.port, publicUrl: config.publicUrl, contentPort: contentServer.address.port, contentUrl: config.contentUrl }, 'Cairn is listening');
   console.log(banner(config, firstAdmin));
+  collectStartupGarbage();
   if (stopRequested) onSignal(stopRequested as NodeJS.Signals);
 }
 

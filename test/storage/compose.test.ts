@@ -199,7 +199,7 @@ describe('Dockerfile', () => {
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
     const cmd = JSON.parse(finalStage.find((l) => /^CMD\s/i.test(l))!.slice(4)) as string[];
-    expect(cmd).toEqual(['node', 'dist/src/main.js']);
+    expect(cmd).toEqual(['node', '--max-semi-space-size=8', 'dist/src/main.js']);
     // package.json's start script runs the same file, so a change of build layout shows up here.
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts['start']).toContain(`node ${cmd[1]}`);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Config } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/index.js';
-import { S3BlobStore } from '../../src/storage/index.js';
+import { S3BlobStore } from '../../src/storage/s3.js';
 
 /**
  * How the S3 adapter behaves towards servers that fail or differ from AWS. These need no real

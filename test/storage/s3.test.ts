@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3BlobStore } from '../../src/storage/index.js';
+import { S3BlobStore } from '../../src/storage/s3.js';
 import { createTestBucket, describeWithS3, s3Client, type TestBucket } from '../support/s3.js';
 import { blobStoreContract, readAll } from './contract.js';
 
