@@ -6,7 +6,7 @@ import { AppError, notFound } from '../errors/index.js';
 import { isTenantAdmin } from '../auth/principal.js';
 import { findUser } from '../users/repository.js';
 import * as repo from './repository.js';
-import { assertActivityIri, assertDateOrder, courseAccess, createCourse } from './service.js';
+import { assertActivityIri, assertDateOrder, assertItemTarget, courseAccess, createCourse } from './service.js';
 import {
   Course, CourseItem, CourseItemKindSchema, CourseStatus, CreateCourseBody, CreateCourseItemBody, Enrollment, EnrollmentRoleSchema,
   EnrollmentStatus, UpdateCourseBody, UpdateCourseItemBody, courseItemView, courseView, enrollmentView,
@@ -205,6 +205,7 @@ const itemEndpoints: AnyEndpoint[] = [
     async handler({ deps, db, principal, params, body, audit }) {
       await courseAccess(db, principal, params.courseId, 'manage');
       assertActivityIri(body.kind, body.activity_id);
+      await assertItemTarget(db, principal.tenantId, body.kind, body.ref_id);
       const row = await repo.insertCourseItem(db, {
         tenant_id: principal.tenantId,
         course_id: params.courseId,
@@ -247,6 +248,7 @@ const itemEndpoints: AnyEndpoint[] = [
       const existing = await repo.findCourseItem(db, params.courseId, params.itemId);
       if (!existing) throw notFound('Course item');
       if (body.activity_id !== undefined) assertActivityIri(existing.kind, body.activity_id);
+      if (body.ref_id !== undefined) await assertItemTarget(db, principal.tenantId, existing.kind, body.ref_id);
       const row = await repo.updateCourseItem(db, params.courseId, params.itemId, body as Partial<repo.CourseItemRow>, deps.clock.now());
       audit({ action: 'course_item.update', targetType: 'course_item', targetId: params.itemId, details: { course_id: params.courseId, changed: Object.keys(body) } });
       return courseItemView(row!);

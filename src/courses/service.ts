@@ -2,6 +2,7 @@ import type { Queryable } from '../db/index.js';
 import { AppError, notFound } from '../errors/index.js';
 import { isTenantAdmin, type Principal } from '../auth/principal.js';
 import * as repo from './repository.js';
+import { findPackage } from '../scorm/packages/repository.js';
 
 export type CourseCapability = 'view' | 'grade' | 'manage';
 
@@ -67,5 +68,13 @@ export function assertActivityIri(kind: repo.CourseItemKind, activityId: string 
   }
   if (!activityId || !/^[a-zA-Z][a-zA-Z0-9+.-]*:\S+$/.test(activityId)) {
     throw new AppError('validation_failed', 'xapi_activity items need activity_id, an absolute IRI.', { errors: [{ pointer: '/body/activity_id', message: 'must be an absolute IRI' }] });
+  }
+}
+
+/** A SCORM item must point at one of the tenant's packages (another tenant's id is "not a package"). */
+export async function assertItemTarget(db: Queryable, tenantId: string, kind: repo.CourseItemKind, refId: string | null | undefined): Promise<void> {
+  if (kind !== 'scorm' || !refId) return;
+  if (!(await findPackage(db, tenantId, refId))) {
+    throw new AppError('validation_failed', 'ref_id is not a SCORM package of this tenant.', { errors: [{ pointer: '/body/ref_id', message: 'is not a SCORM package of this tenant' }] });
   }
 }

@@ -124,6 +124,16 @@ describe('enrollments', () => {
 });
 
 describe('course items', () => {
+  it('refuses a SCORM item whose ref_id is not one of the tenant\'s packages, on create and on update', async () => {
+    const course = await createCourse(admin);
+    const bad = await admin.post(`/api/v1/courses/${course.id}/items`).send({ kind: 'scorm', title: 'Nowhere', ref_id: '00000000-0000-4000-8000-000000000000' });
+    expectProblem(bad, 400, 'validation_failed');
+    expect(bad.body.errors).toEqual([{ pointer: '/body/ref_id', message: 'is not a SCORM package of this tenant' }]);
+    const item = await admin.post(`/api/v1/courses/${course.id}/items`).send({ kind: 'scorm', title: 'Later' });
+    expect(item.status).toBe(201);
+    expectProblem(await admin.patch(`/api/v1/courses/${course.id}/items/${item.body.id}`).send({ ref_id: '00000000-0000-4000-8000-000000000000' }), 400, 'validation_failed');
+  });
+
   it('requires an absolute IRI for xapi_activity items', async () => {
     const course = await createCourse(admin);
     for (const activityId of [undefined, 'activities/1', 'no scheme here', '://missing-scheme', 'http:// space.example/x']) {
