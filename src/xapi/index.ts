@@ -9,6 +9,29 @@ import { documentsRouter } from './documents/routes.js';
 import { agentsRouter } from './agents/routes.js';
 import { activitiesRouter } from './activities/routes.js';
 
+/** The methods each xAPI resource has (Communication §2; HEAD with every GET). */
+const resourceMethods = new Map<string, string>([
+  ['/statements', 'GET, HEAD, POST, PUT'],
+  ['/agents', 'GET, HEAD'],
+  ['/agents/profile', 'DELETE, GET, HEAD, POST, PUT'],
+  ['/activities', 'GET, HEAD'],
+  ['/activities/state', 'DELETE, GET, HEAD, POST, PUT'],
+  ['/activities/profile', 'DELETE, GET, HEAD, POST, PUT'],
+  ['/about', 'GET, HEAD'],
+]);
+
+/**
+ * A method a resource does not have is 405 before anything else is checked (the ADL suite
+ * sends them without caring about credentials); OPTIONS is CORS's and handled earlier.
+ */
+function methodCheck(req: Request, _res: Response, next: NextFunction): void {
+  const allowed = resourceMethods.get(req.path.replace(/\/+$/, ''));
+  if (allowed && req.method !== 'OPTIONS' && !allowed.split(', ').includes(req.method)) {
+    throw new AppError('method_not_allowed', `${req.path} accepts ${allowed}.`, { headers: { Allow: allowed } });
+  }
+  next();
+}
+
 /** What xAPI resource routers receive. */
 export type XapiResourceDeps = AppDeps;
 
@@ -29,6 +52,7 @@ export function xapiRouter(deps: AppDeps): Router {
     next();
   });
   router.use(alternateRequestSyntax(deps.config.xapiBodyLimitBytes));
+  router.use(methodCheck);
   router.use(aboutRouter(deps));
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     const requested = req.get('x-experience-api-version');

@@ -118,3 +118,17 @@ describe('deleting a store', () => {
     expect((await request(t.app).get('/xapi/statements').set('Authorization', auth).set('X-Experience-API-Version', '1.0.3')).status).toBe(401);
   });
 });
+
+describe('methods a resource does not have', () => {
+  it.each([
+    ['delete', '/xapi/statements', 'GET, HEAD, POST, PUT'],
+    ['put', '/xapi/agents', 'GET, HEAD'],
+    ['post', '/xapi/activities', 'GET, HEAD'],
+    ['delete', '/xapi/about', 'GET, HEAD'],
+    ['patch', '/xapi/activities/state', 'DELETE, GET, HEAD, POST, PUT'],
+  ] as const)('%s %s answers 405 with Allow even without credentials (Communication 1.1)', async (method, path, allow) => {
+    const res = await request(t.app)[method](path).set('X-Experience-API-Version', '1.0.3');
+    expect(res.status).toBe(405);
+    expect(res.headers['allow']).toBe(allow);
+  });
+});
