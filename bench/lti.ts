@@ -1,6 +1,6 @@
 /**
  * `npm run bench:lti` — complete LTI 1.3 login + launch flows against a Cairn process on real
- * PostgreSQL (BENCH_DATABASE_URL / DATABASE_URL's server, else 127.0.0.1:5432, else embedded),
+ * PostgreSQL (BENCH_DATABASE_URL, else the machine's PostgreSQL by its Unix socket or 127.0.0.1:5432, else embedded),
  * at concurrency 16, beside jose's RS256 verify rate measured in the same run.
  *
  * One flow = what a browser does: GET /lti/login (302 + binding cookie) → the platform signs an

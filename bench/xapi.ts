@@ -2,7 +2,7 @@
  * npm run bench:xapi [-- --quick]
  *
  * The LRS under load, against real PostgreSQL (DATABASE_URL's server if set, else the
- * machine's 127.0.0.1:5432, else an embedded one), with Cairn running as its own process:
+ * machine's PostgreSQL by its Unix socket or 127.0.0.1:5432, else an embedded one), with Cairn running as its own process:
  *  1. POST batches of 100 varied statements at concurrency 4 → statements/s, beside the raw
  *     multi-row INSERT rate of ~1 KB JSONB rows into a bare table, measured in the same run;
  *  2. single-statement POSTs at concurrency 16 → requests/s and p99;

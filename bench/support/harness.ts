@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -46,13 +47,16 @@ export async function benchDatabase(): Promise<BenchDatabase> {
   let embedded: EmbeddedDatabase | undefined;
   let label = 'BENCH_DATABASE_URL';
   if (!serverUrl) {
-    const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+    // The machine's PostgreSQL through its Unix socket when there is one (how an application on
+    // the database host connects; cheaper than loopback TCP), else 127.0.0.1:5432.
+    const socket = '/var/run/postgresql/.s.PGSQL.5432';
+    const local = existsSync(socket) ? 'postgres://postgres@localhost:5432/postgres?host=%2Fvar%2Frun%2Fpostgresql' : 'postgres://postgres@127.0.0.1:5432/postgres';
     const probe = new pg.Client({ connectionString: local, connectionTimeoutMillis: 1000 });
     try {
       await probe.connect();
       await probe.end();
       serverUrl = local;
-      label = 'PostgreSQL at 127.0.0.1:5432';
+      label = local.includes('host=') ? 'the machine\'s PostgreSQL (Unix socket /var/run/postgresql)' : 'PostgreSQL at 127.0.0.1:5432';
     } catch {
       embedded = await startEmbeddedPostgres({ dataDir: path.resolve('.bench-data'), port: await freePort(), log: pino({ level: 'warn' }) });
       serverUrl = withDatabase(embedded.url, 'postgres');
