@@ -194,7 +194,8 @@ async function main(): Promise<void> {
   const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
   // The compiled server is what production runs; while another part of the tree does not
   // compile, measure the same code through tsx rather than not at all.
-  const server = build.status === 0 ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const profile = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : [];
+  const server = [...profile, '--max-semi-space-size=8', ...(build.status === 0 ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'])];
   if (build.status !== 0) console.log('warning: npm run build failed; running src/main.ts through tsx');
   const db = await benchDatabase();
   console.log(`database: ${db.label}`);
