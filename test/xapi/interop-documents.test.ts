@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import XAPIModule from '@xapi/xapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenForClients, statusOf } from './interop-support.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -18,31 +17,20 @@ const XAPI = XAPIModule.default;
 const key = 'interop-documents';
 const secret = 'interop-documents-secret-0123456789';
 let t: TestApp;
-let server: Server;
 let endpoint: string;
+let closeServer: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   t = await startTestApp({ env: { CAIRN_LRS_KEY: key, CAIRN_LRS_SECRET: secret } });
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/xapi/`;
+  const listening = await listenForClients(t.app);
+  endpoint = listening.endpoint;
+  closeServer = listening.close;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await closeServer?.();
   await t?.close();
 });
 
-/** The HTTP status of a rejected @xapi/xapi (axios) call. */
-async function statusOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-    return 200;
-  } catch (error) {
-    const status = (error as { response?: { status?: number } }).response?.status;
-    if (status === undefined) throw error;
-    return status;
-  }
-}
 
 const agent = () => ({ objectType: 'Agent' as const, account: { homePage: 'https://lms.example.com', name: randomUUID() } });
 

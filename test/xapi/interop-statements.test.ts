@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import XAPIModule from '@xapi/xapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenForClients, statusOf } from './interop-support.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -17,30 +16,20 @@ const XAPI = XAPIModule.default;
 const key = 'interop-statements';
 const secret = 'interop-statements-secret-0123456789';
 let t: TestApp;
-let server: Server;
 let endpoint: string;
+let closeServer: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   t = await startTestApp({ env: { CAIRN_LRS_KEY: key, CAIRN_LRS_SECRET: secret, CAIRN_XAPI_STATEMENT_PAGE_MAX: '5' } });
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/xapi/`;
+  const listening = await listenForClients(t.app);
+  endpoint = listening.endpoint;
+  closeServer = listening.close;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await closeServer?.();
   await t?.close();
 });
 
-async function statusOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-    return 200;
-  } catch (error) {
-    const status = (error as { response?: { status?: number } }).response?.status;
-    if (status === undefined) throw error;
-    return status;
-  }
-}
 
 const attempted = { id: 'http://adlnet.gov/expapi/verbs/attempted', display: { 'en-US': 'attempted' } };
 const experienced = { id: 'http://adlnet.gov/expapi/verbs/experienced', display: { 'en-US': 'experienced' } };
