@@ -44,6 +44,13 @@ export interface PutOptions {
    * caller then calls `sync()` once before relying on them. S3 ignores it (a PUT is durable).
    */
   readonly durable?: boolean;
+  /**
+   * The caller promises the key does not exist yet and that nobody reads it before this put
+   * resolves (a package extracted under a fresh prefix, published only after extraction). The
+   * local adapter then writes the file in place instead of through a temporary file and a
+   * rename; an existing key fails with `conflict`. S3 ignores it.
+   */
+  readonly fresh?: boolean;
 }
 
 /**

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../errors/index.js';
+import { contentTypeFor } from './content-types.js';
 import {
   assertSafeKey, assertSafePrefix, blobNotFound, compareKeys, isInvalidRange, measure, rangeNotSatisfiable, resolveRange, storeClosed, toSeconds,
   type BlobListEntry, type BlobMetadata, type BlobObject, type BlobStore, type ByteRange, type PutOptions,
@@ -19,12 +20,18 @@ interface Sidecar {
 }
 
 const defaultContentType = 'application/octet-stream';
+
+/** Changes with every put: each put renames a new file (new inode) into place. */
+function identityEtag(stat: Stats): string {
+  return `${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}-${stat.ino.toString(16)}`;
+}
 /** Leftovers of writes interrupted by a crash; anything this old in tmp/ is garbage. */
 const staleTempMs = 24 * 60 * 60 * 1000;
 
 /**
  * Blobs on the local disk: content under `<root>/objects/<key>`, content type and ETag in a
- * JSON sidecar at the same relative path under `<root>/meta/`. Both are written to `<root>/tmp`,
+ * JSON sidecar at the same relative path under `<root>/meta/` — only when the content type is
+ * not the one the key's extension implies (then the ETag is derived from the file's identity). Both are written to `<root>/tmp`,
  * flushed to disk and renamed into place (sidecar, then object): neither a reader nor a crash
  * sees half a file (a crash may lose the rename, leaving the previous version). A reader that
  * catches a writer between the two renames sees the inode mismatch and looks again.
@@ -38,6 +45,8 @@ export class LocalBlobStore implements BlobStore {
   private readonly meta: string;
   private readonly tmp: string;
   private readonly commits = new Map<string, Promise<unknown>>();
+  /** Folders this process created for fresh puts; a delete that prunes one forgets it. */
+  private readonly knownDirectories = new Set<string>();
   private closed = false;
 
   constructor(private readonly root: string) {
@@ -62,27 +71,66 @@ export class LocalBlobStore implements BlobStore {
     this.assertOpen();
     assertSafeKey(key);
     const contentType = options.contentType ?? defaultContentType;
+    // A file whose type is the one its name implies (most package files) needs no sidecar: its
+    // ETag comes from the file's identity. That halves the files created per put, which is
+    // what bulk extraction pays for on a real disk.
+    const needsSidecar = contentType !== contentTypeFor(key);
+    if (options.fresh && !needsSidecar) return this.putFresh(key, body, contentType, options);
     const id = randomUUID();
     const tempObject = path.join(this.tmp, id);
     const tempMeta = path.join(this.tmp, `${id}.meta`);
-    const hash = createHash('md5');
+    const hash = needsSidecar ? createHash('md5') : undefined;
     const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
     let committed = false;
     try {
-      await pipeline(source, measure(options.contentLength, (chunk) => hash.update(chunk)), createWriteStream(tempObject, { mode: 0o640, flags: 'wx', flush: options.durable !== false }));
+      await pipeline(source, measure(options.contentLength, (chunk) => hash?.update(chunk)), createWriteStream(tempObject, { mode: 0o640, flags: 'wx', flush: options.durable !== false }));
       const stat = await fs.stat(tempObject);
-      const sidecar: Sidecar = { contentType, etag: hash.digest('hex'), ino: stat.ino };
-      await fs.writeFile(tempMeta, JSON.stringify(sidecar), { mode: 0o640, flag: 'wx', flush: options.durable !== false });
+      const sidecar: Sidecar | undefined = hash ? { contentType, etag: hash.digest('hex'), ino: stat.ino } : undefined;
+      if (sidecar) await fs.writeFile(tempMeta, JSON.stringify(sidecar), { mode: 0o640, flag: 'wx', flush: options.durable !== false });
       await this.serialized(key, async () => {
-        await this.moveIntoPlace(tempMeta, this.metaPath(key), key);
+        if (sidecar) await this.moveIntoPlace(tempMeta, this.metaPath(key), key);
         await this.moveIntoPlace(tempObject, this.objectPath(key), key);
+        // A sidecar of an earlier version would now describe another inode; readers treat it as
+        // stale until it is gone.
+        if (!sidecar) await removeFile(this.metaPath(key));
         committed = true;
       });
-      return { key, size: stat.size, contentType, etag: sidecar.etag, lastModified: toSeconds(stat.mtime) };
+      return { key, size: stat.size, contentType, etag: sidecar?.etag ?? identityEtag(stat), lastModified: toSeconds(stat.mtime) };
     } finally {
       // Both temp files were renamed away on success; removing them again only costs syscalls.
-      if (!committed) await Promise.all([fs.rm(tempObject, { force: true }), fs.rm(tempMeta, { force: true })]);
+      if (!committed) await Promise.all([fs.rm(tempObject, { force: true }), ...(hash ? [fs.rm(tempMeta, { force: true })] : [])]);
     }
+  }
+
+  /** `put` with `fresh: true`: straight into place, as `unzip` writes (see PutOptions.fresh). */
+  private async putFresh(key: string, body: Readable | Buffer | string, contentType: string, options: PutOptions): Promise<BlobMetadata> {
+    const target = this.objectPath(key);
+    const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+    try {
+      const dir = path.dirname(target);
+      // A bulk extraction writes thousands of files into a few folders: create each folder once.
+      if (!this.knownDirectories.has(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        this.knownDirectories.add(dir);
+      }
+      const file = await fs.open(target, 'wx', 0o640).catch(async (error: unknown) => {
+        // Another process (or a prefix delete) removed the folder since this one remembered it.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        await fs.mkdir(dir, { recursive: true });
+        return fs.open(target, 'wx', 0o640);
+      });
+      await pipeline(source, measure(options.contentLength, () => undefined), file.createWriteStream({ flush: options.durable !== false }));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') {
+        throw new AppError('conflict', `Cannot store "${key}" as a fresh key: it (or a key on its path) already exists.`, { cause: error });
+      }
+      // A failed body (wrong length, broken stream) must not leave half a file under the key.
+      await fs.rm(target, { force: true });
+      throw error;
+    }
+    const stat = await fs.stat(target);
+    return { key, size: stat.size, contentType, etag: identityEtag(stat), lastModified: toSeconds(stat.mtime) };
   }
 
   async get(key: string, options: { range?: ByteRange } = {}): Promise<BlobObject> {
@@ -227,9 +275,9 @@ export class LocalBlobStore implements BlobStore {
     return {
       key,
       size: stat.size,
-      contentType: sidecar?.contentType ?? defaultContentType,
-      // A file placed by hand has no sidecar; its identity is enough for an ETag.
-      etag: sidecar?.etag ?? `${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}-${stat.ino.toString(16)}`,
+      // No sidecar: the type the name implies (the put skipped the sidecar, or the file was placed by hand).
+      contentType: sidecar?.contentType ?? contentTypeFor(key),
+      etag: sidecar?.etag ?? identityEtag(stat),
       lastModified: toSeconds(stat.mtime),
     };
   }
@@ -283,6 +331,7 @@ export class LocalBlobStore implements BlobStore {
     for (let dir = path.dirname(file); dir.length > root.length && dir.startsWith(root); dir = path.dirname(dir)) {
       try {
         await fs.rmdir(dir);
+        this.knownDirectories.delete(dir);
       } catch {
         return;
       }

@@ -70,13 +70,13 @@ describe('LocalBlobStore', () => {
       expect(await fs.readdir(path.join(root, 'meta'))).toEqual([]);
     });
 
-    it('serves a file placed by hand (no sidecar) as application/octet-stream with a stable ETag', async () => {
+    it('serves a file placed by hand (no sidecar) with the type its name implies and a stable ETag', async () => {
       const root = await freshRoot();
       const store = await new LocalBlobStore(root).init();
       await fs.mkdir(path.join(root, 'objects', 'manual'), { recursive: true });
       await fs.writeFile(path.join(root, 'objects', 'manual', 'readme.txt'), 'hello');
       const first = await store.head('manual/readme.txt');
-      expect(first).toMatchObject({ size: 5, contentType: 'application/octet-stream' });
+      expect(first).toMatchObject({ size: 5, contentType: 'text/plain; charset=utf-8' });
       expect((await store.head('manual/readme.txt'))?.etag).toBe(first?.etag);
       expect((await readAll((await store.get('manual/readme.txt')).body)).toString()).toBe('hello');
     });
@@ -105,5 +105,58 @@ describe('LocalBlobStore', () => {
       for await (const entry of store.list('')) keys.push(entry.key);
       expect(keys).toEqual(['inside/file']);
     });
+  });
+});
+
+describe('LocalBlobStore metadata files', () => {
+  it('writes a sidecar only when the content type is not the one the name implies, and drops it when it becomes so', async () => {
+    const root = await freshRoot();
+    const store = await new LocalBlobStore(root).init();
+    const sidecar = path.join(root, 'meta', 'pkg', 'index.html');
+    const exists = (file: string) => fs.access(file).then(() => true, () => false);
+
+    const plain = await store.put('pkg/index.html', '<p>one</p>', { contentType: 'text/html; charset=utf-8' });
+    expect(await exists(sidecar)).toBe(false);
+    expect(await store.head('pkg/index.html')).toMatchObject({ contentType: 'text/html; charset=utf-8', etag: plain.etag, size: 10 });
+
+    const unusual = await store.put('pkg/index.html', '<p>two</p>', { contentType: 'text/plain' });
+    expect(await exists(sidecar)).toBe(true);
+    expect(unusual.etag).not.toBe(plain.etag);
+    expect(await store.head('pkg/index.html')).toMatchObject({ contentType: 'text/plain', etag: unusual.etag });
+
+    const back = await store.put('pkg/index.html', '<p>three</p>', { contentType: 'text/html; charset=utf-8' });
+    expect(await exists(sidecar)).toBe(false);
+    expect(back.etag).not.toBe(unusual.etag);
+    const got = await store.get('pkg/index.html');
+    expect(got).toMatchObject({ contentType: 'text/html; charset=utf-8', etag: back.etag });
+    expect((await readAll(got.body)).toString()).toBe('<p>three</p>');
+  });
+});
+
+describe('LocalBlobStore fresh puts', () => {
+  it('writes a fresh key in place, refuses an existing one without touching it, and leaves nothing after a short body', async () => {
+    const root = await freshRoot();
+    const store = await new LocalBlobStore(root).init();
+    const put = await store.put('pkg/new/page.html', '<p>fresh</p>', { contentType: 'text/html; charset=utf-8', fresh: true });
+    expect(await store.head('pkg/new/page.html')).toMatchObject({ size: 12, contentType: 'text/html; charset=utf-8', etag: put.etag });
+    expect(await fs.readdir(path.join(root, 'tmp'))).toEqual([]);
+
+    const again = store.put('pkg/new/page.html', 'other', { contentType: 'text/html; charset=utf-8', fresh: true });
+    await expect(again).rejects.toMatchObject({ code: 'conflict' });
+    expect((await readAll((await store.get('pkg/new/page.html')).body)).toString()).toBe('<p>fresh</p>');
+
+    const short = store.put('pkg/new/short.html', 'abc', { contentType: 'text/html; charset=utf-8', contentLength: 10, fresh: true });
+    await expect(short).rejects.toBeInstanceOf(AppError);
+    expect(await store.head('pkg/new/short.html')).toBeUndefined();
+
+    // After the folder is pruned by deletes, a fresh put recreates it.
+    await store.deletePrefix('pkg/new/');
+    await store.put('pkg/new/page.html', 'back', { contentType: 'text/html; charset=utf-8', fresh: true });
+    expect((await readAll((await store.get('pkg/new/page.html')).body)).toString()).toBe('back');
+
+    // Another process (a second node sharing the disk) removed the folder behind this store's back.
+    await fs.rm(path.join(root, 'objects', 'pkg', 'new'), { recursive: true });
+    await store.put('pkg/new/other.html', 'again', { contentType: 'text/html; charset=utf-8', fresh: true });
+    expect((await readAll((await store.get('pkg/new/other.html')).body)).toString()).toBe('again');
   });
 });

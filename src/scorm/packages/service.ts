@@ -12,7 +12,7 @@ import type { Clock } from '../../deps.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import type { JobDefinition } from '../../jobs/index.js';
 import { AppError, isAppError } from '../../errors/index.js';
-import { contentTypeFor } from './content-types.js';
+import { contentTypeFor } from '../../storage/content-types.js';
 import { FindingList, parseManifest, validateAgainstFiles } from './manifest.js';
 import type { ValidationFinding } from './model.js';
 import * as repo from './repository.js';
@@ -237,7 +237,8 @@ async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, files: readonly 
       const entry = files[next++]!;
       try {
         const stream = await openEntry(zip, entry, budget);
-        await deps.blobs.put(prefix + entry.path, stream, { contentType: contentTypeFor(entry.path), contentLength: entry.uncompressedSize, durable: false });
+        // Fresh keys: the prefix was emptied above and the scan refused duplicate names.
+        await deps.blobs.put(prefix + entry.path, stream, { contentType: contentTypeFor(entry.path), contentLength: entry.uncompressedSize, durable: false, fresh: true });
       } catch (error) {
         // The blob store reports a stream error as its own; the zip's finding is the real cause.
         const cause = findZipError(error);

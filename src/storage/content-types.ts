@@ -1,7 +1,8 @@
 /**
- * Content types by file extension for package files, set once at extraction so the content
- * origin serves them as stored. What SCORM content actually ships: web pages and scripts,
- * media, fonts, documents, legacy Flash. Unknown extensions are served as octet-stream.
+ * Content types by file extension: what SCORM content and attachments actually ship (web pages
+ * and scripts, media, fonts, documents, legacy Flash). Package import labels extracted files
+ * with it, and the local blob store uses it as the implied type of a key, so a file whose type
+ * is the one its name implies needs no metadata file. Unknown extensions are octet-stream.
  */
 const byExtension: Readonly<Record<string, string>> = {
   html: 'text/html; charset=utf-8', htm: 'text/html; charset=utf-8', xhtml: 'application/xhtml+xml',
