@@ -29,6 +29,8 @@ export interface ZipEntrySpec {
   /** Declared uncompressed size, when it should lie. */
   readonly declaredSize?: number;
   readonly extra?: Buffer;
+  /** Extra field of the local header only (default: `extra`); tools add timestamps there. */
+  readonly localExtra?: Buffer;
 }
 
 class BitWriter {
@@ -125,6 +127,7 @@ export function writeZip(entries: readonly ZipEntrySpec[]): Buffer {
     const crc = crc32(data);
     const size = e.declaredSize ?? data.length;
     const extra = e.extra ?? Buffer.alloc(0);
+    const localExtra = e.localExtra ?? extra;
     const headerMethod = e.fakeMethod ?? method;
 
     const local = Buffer.alloc(30);
@@ -138,8 +141,8 @@ export function writeZip(entries: readonly ZipEntrySpec[]): Buffer {
     local.writeUInt32LE(body.length, 18);
     local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(extra.length, 28);
-    locals.push(local, name, extra, body);
+    local.writeUInt16LE(localExtra.length, 28);
+    locals.push(local, name, localExtra, body);
 
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -160,7 +163,7 @@ export function writeZip(entries: readonly ZipEntrySpec[]): Buffer {
     central.writeUInt32LE(e.unixMode !== undefined ? (e.unixMode << 16) >>> 0 : 0, 38);
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name, extra);
-    offset += 30 + name.length + extra.length + body.length;
+    offset += 30 + name.length + localExtra.length + body.length;
   }
   const directory = Buffer.concat(centrals);
   const end = Buffer.alloc(22);

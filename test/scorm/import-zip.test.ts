@@ -4,7 +4,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeZip, type ZipEntrySpec } from '../../scripts/zip-writer.js';
-import { decodeEntryName, normalizeEntryPath, openEntry, openZip, scanZip, type ZipLimits } from '../../src/scorm/packages/zip.js';
+import { WholeEntryReader, decodeEntryName, normalizeEntryPath, openEntry, openZip, scanZip, type ZipLimits } from '../../src/scorm/packages/zip.js';
 
 /** The zip scanner on zips written byte by byte (scripts/zip-writer.ts), without the HTTP layer. */
 let dir: string;
@@ -16,7 +16,7 @@ async function scan(entries: ZipEntrySpec[], overrides: Partial<ZipLimits> = {})
   await fs.writeFile(file, writeZip(entries));
   const zip = await openZip(file);
   // Callers close the zip (some read entries first).
-  return { zip, result: await scanZip(zip, { ...limits, ...overrides }) };
+  return { zip, file, result: await scanZip(zip, { ...limits, ...overrides }) };
 }
 
 beforeAll(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cairn-zip-')); });
@@ -57,6 +57,68 @@ describe('zip scan', () => {
     const stream = await openEntry(zip, entry, budget);
     await expect((async () => { for await (const _ of stream) { /* drain */ } })()).rejects.toMatchObject({ finding: { code: 'zip_too_large_uncompressed' } });
     zip.close();
+  });
+});
+
+describe('whole-entry reads (small entries: one read, one inflate)', () => {
+  async function readAll(entries: ZipEntrySpec[], budget = { remaining: 1e9 }) {
+    const { zip, file, result } = await scan([manifest, ...entries]);
+    const reader = await WholeEntryReader.open(file, zip);
+    try {
+      const out = new Map<string, Buffer>();
+      for (const entry of result.files) out.set(entry.path, await reader.read(entry, budget));
+      return out;
+    } finally {
+      await reader.close();
+      zip.close();
+    }
+  }
+
+  it('gives stored, deflated and empty entries byte for byte, also behind a local extra field longer than the read-ahead', async () => {
+    const text = Buffer.from('lesson '.repeat(5000));
+    const random = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251));
+    const out = await readAll([
+      { name: 'stored.bin', data: random },
+      { name: 'deflated.js', data: text, method: 8 },
+      { name: 'empty.txt', data: '' },
+      { name: 'stamped.css', data: text, method: 8, localExtra: Buffer.alloc(3000, 0x55) },
+    ]);
+    expect(out.get('stored.bin')).toEqual(random);
+    expect(out.get('deflated.js')).toEqual(text);
+    expect(out.get('empty.txt')).toEqual(Buffer.alloc(0));
+    expect(out.get('stamped.css')).toEqual(text);
+  });
+
+  it('a deflated entry that inflates to more or fewer bytes than declared is refused', async () => {
+    const data = Buffer.alloc(50_000, 7);
+    await expect(readAll([{ name: 'more.bin', data, method: 8, declaredSize: 1000 }])).rejects.toMatchObject({ finding: { code: 'zip_entry_size_mismatch' } });
+    await expect(readAll([{ name: 'fewer.bin', data, method: 8, declaredSize: 60_000 }])).rejects.toMatchObject({ finding: { code: 'zip_entry_size_mismatch' } });
+  });
+
+  it('counts every entry against the package budget', async () => {
+    const data = Buffer.alloc(60_000, 1);
+    await expect(readAll([{ name: 'a.bin', data, method: 8 }, { name: 'b.bin', data, method: 8 }], { remaining: 100_000 })).rejects.toMatchObject({ finding: { code: 'zip_too_large_uncompressed' } });
+  });
+
+  it('a local header that is not one is a corrupt entry', async () => {
+    const { zip, file, result } = await scan([manifest, { name: 'page.html', data: '<p>x</p>' }]);
+    const bytes = await fs.readFile(file);
+    bytes.writeUInt32LE(0xdeadbeef, 0); // the manifest's local header
+    await fs.writeFile(file, bytes);
+    const reader = await WholeEntryReader.open(file, zip);
+    await expect(reader.read(result.files[0]!, { remaining: 1e9 })).rejects.toMatchObject({ finding: { code: 'zip_corrupt' } });
+    await reader.close();
+    zip.close();
+  });
+
+  it('a central directory larger than the read window is scanned whole', async () => {
+    const long = `${'x'.repeat(200)}/${'y'.repeat(200)}/`; // 3,000 × ~450 bytes: a 1.3 MB directory
+    const entries = Array.from({ length: 3000 }, (_, i) => ({ name: `d/${long}${i}.txt`, data: String(i) }));
+    const { zip, result } = await scan([manifest, ...entries], { maxEntries: 5000 });
+    zip.close();
+    expect(result.findings).toEqual([]);
+    expect(result.files).toHaveLength(3001);
+    expect(result.files.at(-1)!.path).toBe(`d/${long}2999.txt`);
   });
 });
 
