@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestApp } from '../support/app.js';
 import { auditRows, createUser, expectProblem } from '../support/api.js';
 import { client, startLrs, statement, voiding } from '../../conformance/xapi/support.js';
+import { purgeQueuedDocumentBlobs } from '../../src/xapi/documents/service.js';
 
 /** The LRS admin API: statement browser, counts, NDJSON export, learner erasure. */
 let t: TestApp;
@@ -19,6 +20,19 @@ async function post(body: unknown): Promise<string[]> {
   const res = await xapi().post('/xapi/statements').send(body as object);
   expect(res.status, res.text).toBe(200);
   return res.body as string[];
+}
+
+const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
+
+/** Posts one statement with text attachments as multipart/mixed (xAPI Part 3 §1.5.2); returns its id. */
+async function postWithAttachments(body: Record<string, unknown>, contents: string[]): Promise<string> {
+  const boundary = `b-${randomUUID()}`;
+  const withMeta = { ...body, attachments: contents.map((c) => ({ usageType: 'http://example.com/usage/essay', display: { 'en-US': 'essay' }, contentType: 'text/plain', length: Buffer.byteLength(c), sha2: sha256(c) })) };
+  const parts = [`Content-Type: application/json\r\n\r\n${JSON.stringify(withMeta)}`, ...contents.map((c) => `Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: ${sha256(c)}\r\n\r\n${c}`)];
+  const payload = `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--\r\n`;
+  const res = await xapi().post('/xapi/statements').set('Content-Type', `multipart/mixed; boundary=${boundary}`).send(Buffer.from(payload));
+  expect(res.status, res.text).toBe(200);
+  return (res.body as string[])[0]!;
 }
 
 describe('LRS admin API', () => {
@@ -111,6 +125,45 @@ describe('LRS admin API', () => {
     const [entry] = await auditRows(t, { action: 'lrs_agent.erase' });
     expect(entry).toBeDefined();
     expect(JSON.stringify(entry)).not.toContain(who.mbox);
+  });
+
+  it('erasure removes the attachments only erased statements declared, content included, and keeps shared ones', async () => {
+    const who = { mbox: `mailto:erase-att-${randomUUID()}@example.com` };
+    const other = { mbox: `mailto:keep-att-${randomUUID()}@example.com` };
+    const privateEssay = `my essay ${randomUUID()}`;
+    const shared = `course handout ${randomUUID()}`;
+    const [, sharedByOther] = [await postWithAttachments(statement({ actor: who }), [privateEssay, shared]), await postWithAttachments(statement({ actor: other }), [shared])];
+    const key = (content: string) => `xapi/${storeId}/attachments/${sha256(content)}`;
+    expect(await t.deps.blobs.head(key(privateEssay))).toBeDefined();
+
+    const admin = await t.login();
+    const res = await admin.post(`/api/v1/lrs/stores/${storeId}/erasures`).send({ agent: who });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ statements_deleted: 1, attachments_deleted: 1 });
+    await expect.poll(async () => t.deps.blobs.head(key(privateEssay))).toBeUndefined();
+    expect(await t.deps.db('xapi_attachments').where({ store_id: storeId, sha2: sha256(privateEssay) })).toEqual([]);
+    expect(await t.deps.db('xapi_document_blob_deletions').where({ blob_key: key(privateEssay) })).toEqual([]);
+    // The other learner's statement still has the shared attachment, bytes and all.
+    expect(await t.deps.blobs.head(key(shared))).toBeDefined();
+    const back = await xapi().get(`/xapi/statements?statementId=${sharedByOther}&attachments=true`).buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(back.status).toBe(200);
+    expect((back.body as Buffer).toString()).toContain(shared);
+    const [entry] = await auditRows(t, { action: 'lrs_agent.erase' });
+    expect(entry).toMatchObject({ details: expect.objectContaining({ attachments_deleted: 1 }) });
+  });
+
+  it('a queued attachment blob that a statement declares again (posted during an erasure) is not deleted', async () => {
+    const content = `posted again ${randomUUID()}`;
+    await postWithAttachments(statement({ actor: { mbox: `mailto:again-${randomUUID()}@example.com` } }), [content]);
+    const blobKey = `xapi/${storeId}/attachments/${sha256(content)}`;
+    await t.deps.db('xapi_document_blob_deletions').insert({ blob_key: blobKey });
+    await purgeQueuedDocumentBlobs(t.deps, { only: [blobKey] });
+    expect(await t.deps.blobs.head(blobKey)).toBeDefined();
+    expect(await t.deps.db('xapi_document_blob_deletions').where({ blob_key: blobKey })).toEqual([]);
   });
 
   it('deleting a store removes its statements, relation rows, activities and identities (and only its own)', async () => {

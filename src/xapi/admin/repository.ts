@@ -1,6 +1,8 @@
 import type { Queryable } from '../../db/index.js';
 import { indexKey, statementRelations } from '../statements/relations.js';
 import type { Statement } from '../validation/statement.js';
+import { queueBlobDeletions } from '../documents/repository.js';
+import { attachmentKey } from '../statements/service.js';
 
 /** Statement counts of a store, overall and per verb (admin dashboard). */
 export async function statementCounts(db: Queryable, storeId: string): Promise<{ total: number; voided: number; byVerb: Array<{ verb: string; count: number }> }> {
@@ -25,7 +27,7 @@ export async function statementChunk(db: Queryable, storeId: string, afterSeq: s
  * agent. Returns how many statements were deleted and how many others still mention the
  * agent in another role (instructor, team, context agents, authority, SubStatement).
  */
-export async function eraseAgentStatements(db: Queryable, storeId: string, agentKey: string): Promise<{ deleted: number; stillMentioned: number }> {
+export async function eraseAgentStatements(db: Queryable, storeId: string, agentKey: string): Promise<{ deleted: number; stillMentioned: number; attachmentBlobKeys: string[] }> {
   const deleted = await db.raw(
     `delete from xapi_statements s using (
        select distinct seq from xapi_statement_agents where store_id = ? and agent_key = ? and direct
@@ -58,6 +60,48 @@ export async function eraseAgentStatements(db: Queryable, storeId: string, agent
     );
   }
   await db.raw('delete from xapi_agents where store_id = ? and agent_key = ?', [storeId, agentKey]);
+  const attachmentKeys = await forgetUnreferencedAttachments(db, storeId, rows.flatMap((row) => attachmentHashes(row.statement)));
   const remaining = await db.raw('select count(distinct seq)::int as n from xapi_statement_agents where store_id = ? and agent_key = ?', [storeId, indexKey(agentKey)]);
-  return { deleted: rows.length, stillMentioned: (remaining as { rows: Array<{ n: number }> }).rows[0]!.n };
+  return { deleted: rows.length, stillMentioned: (remaining as { rows: Array<{ n: number }> }).rows[0]!.n, attachmentBlobKeys: attachmentKeys };
+}
+
+/** The sha2 of every attachment a statement (or its SubStatement) declares, lower case. */
+function attachmentHashes(statement: Statement): string[] {
+  const lists = [statement['attachments'], (statement['object'] as Record<string, unknown> | undefined)?.['attachments']];
+  return lists.flatMap((list) => (Array.isArray(list) ? list : []))
+    .map((a) => (a as { sha2?: unknown }).sha2)
+    .filter((sha2): sha2 is string => typeof sha2 === 'string')
+    .map((sha2) => sha2.toLowerCase());
+}
+
+/**
+ * Attachments are stored once per store by content hash and shared by every statement that
+ * declares them; after an erasure, the ones no remaining statement declares are personal data
+ * with no owner. Their rows go in this transaction and their blobs are queued for deletion
+ * (`xapi_document_blob_deletions`; purged after the commit, re-checked then in case a client
+ * posted the same content again meanwhile). Finding the remaining references scans the store's
+ * statements that carry attachments — an erasure is rare, and no index is kept for it.
+ */
+async function forgetUnreferencedAttachments(db: Queryable, storeId: string, hashes: readonly string[]): Promise<string[]> {
+  const candidates = [...new Set(hashes)];
+  if (candidates.length === 0) return [];
+  const result = await db.raw(
+    `delete from xapi_attachments a
+     where a.store_id = ? and a.sha2 = any(?::text[])
+       and not exists (
+         select 1 from xapi_statements s
+         cross join lateral (
+           select e from json_array_elements(case when json_typeof(s.statement->'attachments') = 'array' then s.statement->'attachments' else '[]'::json end) e
+           union all
+           select e from json_array_elements(case when json_typeof(s.statement->'object'->'attachments') = 'array' then s.statement->'object'->'attachments' else '[]'::json end) e
+         ) x
+         -- The text test skips parsing statements that cannot mention the hash.
+         where s.store_id = a.store_id and strpos(lower(s.statement::text), a.sha2) > 0 and lower(x.e->>'sha2') = a.sha2
+       )
+     returning a.sha2`,
+    [storeId, candidates],
+  );
+  const keys = (result as { rows: Array<{ sha2: string }> }).rows.map((r) => attachmentKey(storeId, r.sha2));
+  await queueBlobDeletions(db, keys);
+  return keys;
 }

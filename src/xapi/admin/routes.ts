@@ -155,7 +155,7 @@ export const lrsAdminEndpoints: AnyEndpoint[] = [
   defineEndpoint({
     method: 'post', path: '/lrs/stores/:storeId/erasures', operationId: 'eraseLrsAgent', tags,
     summary: 'Erase one learner\'s statements and documents from a store (GDPR)',
-    description: 'Deletes every statement whose actor or object is the agent (also as a member of a Group there), the agent\'s identity records and its documents. Statements that mention the agent only in another role (instructor, team, context agents, authority, SubStatement) are kept and counted in `statements_still_mentioning`.',
+    description: 'Deletes every statement whose actor or object is the agent (also as a member of a Group there), the attachments no remaining statement declares, the agent\'s identity records and its documents. Statements that mention the agent only in another role (instructor, team, context agents, authority, SubStatement) are kept and counted in `statements_still_mentioning`.',
     auth: { scope: 'lrs:write', roles: ['admin'] },
     params: StoreParams,
     body: Type.Object({ agent: Type.Record(Type.String(), Type.Unknown(), { description: 'The Agent, e.g. {"mbox":"mailto:a@example.com"}' }) }, { additionalProperties: false }),
@@ -163,7 +163,7 @@ export const lrsAdminEndpoints: AnyEndpoint[] = [
     responses: {
       200: {
         description: 'What was erased',
-        schema: Type.Object({ statements_deleted: Type.Integer(), statements_still_mentioning: Type.Integer(), documents_deleted: Type.Integer({ description: 'State and Agent Profile documents of the agent' }) }),
+        schema: Type.Object({ statements_deleted: Type.Integer(), statements_still_mentioning: Type.Integer(), documents_deleted: Type.Integer({ description: 'State and Agent Profile documents of the agent' }), attachments_deleted: Type.Integer({ description: 'Attachments that only erased statements declared (content and record)' }) }),
       },
     },
     async handler({ deps, db, principal, params, body, audit, res }) {
@@ -180,13 +180,16 @@ export const lrsAdminEndpoints: AnyEndpoint[] = [
       // Document bodies kept in the blob store are queued for deletion in this transaction;
       // the pipeline commits before it responds, so purge them once the response is sent.
       res.once('finish', () => {
-        void purgeQueuedDocumentBlobs(deps).catch((error: unknown) => deps.log.warn({ err: error }, 'purging erased document blobs failed; the next document write retries'));
+        void (async () => {
+          await purgeQueuedDocumentBlobs(deps, { only: result.attachmentBlobKeys });
+          await purgeQueuedDocumentBlobs(deps);
+        })().catch((error: unknown) => deps.log.warn({ err: error }, 'purging erased document blobs failed; the next document write retries'));
       });
       audit({
         action: 'lrs_agent.erase', targetType: 'lrs_store', targetId: store.id,
-        details: { agent_key_sha256: sha256(key), statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted },
+        details: { agent_key_sha256: sha256(key), statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted, attachments_deleted: result.attachmentBlobKeys.length },
       });
-      return { statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted };
+      return { statements_deleted: result.deleted, statements_still_mentioning: result.stillMentioned, documents_deleted: documentsDeleted, attachments_deleted: result.attachmentBlobKeys.length };
     },
   }),
 ];

@@ -171,6 +171,19 @@ export async function claimQueuedBlobDeletions(db: Queryable, limit: number, onl
   return rows.map((r) => r.blob_key);
 }
 
+const attachmentBlobKey = /^xapi\/([0-9a-f-]{36})\/attachments\/([0-9a-f]+)$/;
+
+/**
+ * Whether a queued key is an attachment's content that a statement declares again (the queue
+ * also holds attachments freed by an erasure, admin/repository.ts); such a blob stays.
+ */
+export async function isStoredAttachment(db: Queryable, blobKey: string): Promise<boolean> {
+  const match = attachmentBlobKey.exec(blobKey);
+  if (!match) return false;
+  const row = await db('xapi_attachments').where({ store_id: match[1], sha2: match[2] }).first('sha2');
+  return row !== undefined;
+}
+
 export async function forgetBlobDeletions(db: Queryable, blobKeys: readonly string[]): Promise<void> {
   if (blobKeys.length === 0) return;
   await db('xapi_document_blob_deletions').whereIn('blob_key', blobKeys).del();

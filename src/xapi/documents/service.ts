@@ -275,6 +275,11 @@ export async function purgeQueuedDocumentBlobs(deps: Pick<DocumentDeps, 'db' | '
       const done: string[] = [];
       for (const key of keys) {
         try {
+          // An erased statement's attachment a client has posted again since is in use again.
+          if (await repo.isStoredAttachment(tx, key)) {
+            done.push(key);
+            continue;
+          }
           await deps.blobs.delete(key);
           done.push(key);
         } catch (error) {
