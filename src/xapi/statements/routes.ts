@@ -59,9 +59,11 @@ export function statementsRouter(deps: XapiResourceDeps): Router {
     res.locals['route'] = '/xapi/statements';
     const ctx = requirePermission(req, 'statements/read');
     const mine = readsOnlyOwnStatements(ctx.credential.scopes) ? ctx.credential.id : undefined;
-    const request = parseStatementQuery(req.query as Record<string, unknown>, ctx.version, deps.config.xapiStatementPageMax);
+    // Set before the parameters are checked: the header is on every response to a statements
+    // GET, a 400 for a bad parameter included (1.0.3 Part 3 §2.1.3; ADL suite XAPI-00153).
     const consistentThrough = await repo.consistentThrough(deps.db);
     res.setHeader('X-Experience-API-Consistent-Through', millis(consistentThrough));
+    const request = parseStatementQuery(req.query as Record<string, unknown>, ctx.version, deps.config.xapiStatementPageMax);
     const languages = parseAcceptLanguage(req.get('accept-language'));
 
     if (request.kind === 'single') {
