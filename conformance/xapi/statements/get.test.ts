@@ -279,9 +279,30 @@ describe.each(versions)('xAPI %s', (version) => {
     const res = await c().get(`/xapi/statements?statementId=${id}&format=ids`);
     expect(res.body.actor).toEqual({ objectType: 'Agent', mbox: 'mailto:ids@example.com' });
     expect(res.body.verb).toEqual({ id: 'http://adlnet.gov/expapi/verbs/experienced' });
-    expect(Object.keys(res.body.object).sort()).toEqual(['id', 'objectType']);
+    expect(res.body.object).toEqual({ id: res.body.object.id });
     expect(res.body.context.instructor).toEqual({ mbox: 'mailto:t@example.com' });
-    expect(res.body.context.contextActivities.parent).toEqual([{ objectType: 'Activity', id: 'http://example.com/p' }]);
+    expect(res.body.context.contextActivities.parent).toEqual([{ id: 'http://example.com/p' }]);
+  });
+
+  it('Communication 2.1.3 — format=ids gives only the minimum to identify: an Activity is its id alone, an identified Group its objectType and IFI (ADL XAPI-00171)', async () => {
+    const activity = `http://example.com/ids/${randomUUID()}`;
+    const [id] = await post(version, statement({
+      object: { objectType: 'SubStatement', actor: { objectType: 'Group', name: 'G', mbox: 'mailto:g-ids@example.com', member: [{ mbox: 'mailto:m@example.com' }] }, verb: { id: 'http://example.com/v', display: { 'en-US': 'v' } }, object: { objectType: 'Activity', id: activity, definition: { name: { 'en-US': 'A' } } } },
+    }));
+    const res = await c().get(`/xapi/statements?statementId=${id}&format=ids`);
+    expect(res.status).toBe(200);
+    expect(res.body.object.object).toEqual({ id: activity });
+    expect(res.body.object.actor).toEqual({ objectType: 'Group', mbox: 'mailto:g-ids@example.com' });
+    expect(res.body.object.verb).toEqual({ id: 'http://example.com/v' });
+  });
+
+  it('Communication 2.1.3 — X-Experience-API-Consistent-Through is on a statements GET rejected for a bad parameter too (ADL XAPI-00153)', async () => {
+    const res = await c().get('/xapi/statements?LIMIT=1');
+    expect(res.status).toBe(400);
+    expect(Date.parse(res.headers['x-experience-api-consistent-through'] as string)).not.toBeNaN();
+    const both = await c().get(`/xapi/statements?statementId=${randomUUID()}&verb=${enc('http://example.com/v')}`);
+    expect(both.status).toBe(400);
+    expect(both.headers['x-experience-api-consistent-through']).toBeDefined();
   });
 
   it('Communication 2.1.3 — format=canonical returns the canonical definition in the language Accept-Language asks for; exact returns as stored', async () => {

@@ -6,7 +6,8 @@ type Json = Record<string, unknown>;
  * Statement formats of GET /statements (1.0.3 Part 3 §2.1.3, `format`):
  * - `exact`: as stored;
  * - `ids`: Agents and Groups reduced to their IFI (anonymous Groups to their members'),
- *   Activities to `{objectType, id}`, Verbs to `{id}`;
+ *   Activities to `{id}` (objectType "Activity" is the default, so not needed to identify one),
+ *   Verbs to `{id}`;
  * - `canonical`: Activities carry the LRS's canonical definition, and every language map is
  *   reduced to the one language that best fits Accept-Language.
  */
@@ -29,7 +30,7 @@ function idsActor(value: unknown): unknown {
 }
 
 function idsActivity(value: unknown): Json {
-  return { objectType: 'Activity', id: (value as Json)['id'] };
+  return { id: (value as Json)['id'] };
 }
 
 function idsObject(object: Json): Json {
