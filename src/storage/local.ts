@@ -31,7 +31,8 @@ const staleTempMs = 24 * 60 * 60 * 1000;
 /**
  * Blobs on the local disk: content under `<root>/objects/<key>`, content type and ETag in a
  * JSON sidecar at the same relative path under `<root>/meta/` — only when the content type is
- * not the one the key's extension implies (then the ETag is derived from the file's identity). Both are written to `<root>/tmp`,
+ * not the one the key's extension implies (otherwise the ETag comes from the file's identity).
+ * Both are written to `<root>/tmp`,
  * flushed to disk and renamed into place (sidecar, then object): neither a reader nor a crash
  * sees half a file (a crash may lose the rename, leaving the previous version). A reader that
  * catches a writer between the two renames sees the inode mismatch and looks again.
