@@ -36,6 +36,15 @@ describe.each(versions)('xAPI %s', (version) => {
     expect(res.body.definition).toEqual({ name: { 'en-US': 'Course', 'fr-FR': 'Cours' }, description: { 'en-US': 'New' } });
   });
 
+  it('Communication 2.5 (2.0 4.1.6.4) — two statements in one batch describing one activity in different languages: both languages kept (ADL XAPI-00254)', async () => {
+    const id = `http://example.com/activities/${randomUUID()}`;
+    const a = statement({ object: { id, definition: { name: { 'en-GB': 'meeting', 'en-US': 'meeting' }, description: { 'en-US': 'A meeting' } } } });
+    const b = statement({ object: { id, definition: { name: { 'en-GB': 'meeting', 'fr-FR': 'réunion' } } } });
+    expect((await c().post('/xapi/statements').send([a, b])).status).toBe(200);
+    const res = await c().get(q(id));
+    expect(res.body.definition).toEqual({ name: { 'en-GB': 'meeting', 'en-US': 'meeting', 'fr-FR': 'réunion' }, description: { 'en-US': 'A meeting' } });
+  });
+
   it('Data 2.4.4.1 — a source without define scope describes a new activity but cannot change a known definition', async () => {
     const writer = await createCredential(t, ['statements/write']);
     const known = `http://example.com/activities/${randomUUID()}`;

@@ -77,7 +77,7 @@ export function statementRelations(statement: Statement): StatementRelations {
     activities.set(id, direct || activities.get(id) === true);
     const definition = activity['definition'];
     if (definition && typeof definition === 'object' && Object.keys(definition).length > 0) {
-      definitions.set(id, { ...(definitions.get(id) ?? {}), ...(definition as Json) });
+      definitions.set(id, mergeDefinition(definitions.get(id), definition as Json));
     }
   };
   const addContext = (context: unknown) => {
@@ -139,4 +139,19 @@ export function statementRelations(statement: Statement): StatementRelations {
     definitions,
     identities,
   };
+}
+
+/**
+ * Two definitions of one Activity in a batch, merged as the database merges a trusted
+ * update (xapi_merge_definition): top-level properties replaced, the name and description
+ * language maps merged per language tag (xAPI 2.0 4.1.6.4, ADL suite XAPI-00254).
+ */
+export function mergeDefinition(old: Record<string, unknown> | undefined, next: Record<string, unknown>): Record<string, unknown> {
+  if (old === undefined) return next;
+  const merged: Record<string, unknown> = { ...old, ...next };
+  for (const key of ['name', 'description']) {
+    const a = old[key], b = next[key];
+    if (a !== null && typeof a === 'object' && !Array.isArray(a) && b !== null && typeof b === 'object' && !Array.isArray(b)) merged[key] = { ...a, ...b };
+  }
+  return merged;
 }

@@ -9,7 +9,7 @@ import { parseTimestamp } from '../validation/primitives.js';
 import { StatementValidator, type AttachmentMeta, type Statement } from '../validation/statement.js';
 import { statementsEquivalent } from './equivalence.js';
 import type { Part } from './multipart.js';
-import { indexKey, statementRelations } from './relations.js';
+import { indexKey, mergeDefinition, statementRelations } from './relations.js';
 import * as repo from './repository.js';
 import { signatureUsageType, verifySignedStatement } from './signature.js';
 
@@ -125,7 +125,7 @@ export class StatementService {
         voidedInBatch.add(relations.voids);
         voidingInBatch.add(statement.id!);
       }
-      for (const [id, definition] of relations.definitions) definitions.set(id, { ...(definitions.get(id) ?? {}), ...definition });
+      for (const [id, definition] of relations.definitions) definitions.set(id, mergeDefinition(definitions.get(id), definition));
       for (const [key, identity] of relations.identities) {
         // Names longer than an index entry allows are not recorded for the Person object.
         const names = [...identity.names].filter((n) => Buffer.byteLength(n) <= 500);
@@ -282,3 +282,4 @@ function arrayContextActivities(statement: Record<string, unknown>): void {
   if (!lists) return;
   for (const [k, v] of Object.entries(lists)) if (!Array.isArray(v)) lists[k] = [v];
 }
+
