@@ -74,6 +74,9 @@ beforeAll(async () => {
   const viaProxy = new URL(database.url);
   viaProxy.hostname = '127.0.0.1';
   viaProxy.port = String(await proxy.listen());
+  // The embedded server's URL names its Unix socket (`?host=`), which would bypass the proxy;
+  // it also listens on TCP at the URL's host and port, which the proxy forwards to.
+  viaProxy.searchParams.delete('host');
   // Pool and pg-boss both go through the proxy; jobs on, as in production.
   t = await appOnDatabase(viaProxy.toString(), { CAIRN_DB_POOL_MAX: '4' }, undefined, { jobs: true, firstAdmin: true });
   const login = await request(t.app).post('/api/v1/auth/login').send({ email: adminEmail, password: adminPassword });

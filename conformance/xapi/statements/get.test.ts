@@ -296,6 +296,55 @@ describe.each(versions)('xAPI %s', (version) => {
     expect(res.body.object.verb).toEqual({ id: 'http://example.com/v' });
   });
 
+  it('Communication 2.1.3 Filter Conditions for StatementRefs — statements targeting a matching statement match too, even when the target is voided; since, until and limit apply to the targeting statement (ADL XAPI-00162)', async () => {
+    const verb = `http://example.com/verbs/targeted/${randomUUID()}`;
+    const voidedId = randomUUID();
+    const since = new Date(Date.now() - 1000).toISOString();
+    await post(version, statement({ id: voidedId, verb: { id: verb } }));
+    const [voidingId] = await post(version, { actor: { mbox: 'mailto:admin@example.com' }, verb: { id: 'http://adlnet.gov/expapi/verbs/voided' }, object: { objectType: 'StatementRef', id: voidedId } });
+    const [refId] = await post(version, statement({ verb: { id: verb }, object: { objectType: 'StatementRef', id: voidedId } }));
+    const until = new Date(Date.now() + 1000).toISOString();
+    expect(await ids(version, `verb=${enc(verb)}`)).toEqual([refId, voidingId]);
+    expect(await ids(version, `verb=${enc(verb)}&since=${since}`)).toEqual([refId, voidingId]);
+    expect(await ids(version, `verb=${enc(verb)}&until=${until}`)).toEqual([refId, voidingId]);
+    expect(await ids(version, `verb=${enc(verb)}&limit=1`)).toEqual([refId]);
+    expect(await ids(version, `verb=${enc(verb)}&ascending=true`)).toEqual([voidingId, refId]);
+  });
+
+  it('Communication 2.1.3 Filter Conditions for StatementRefs — the rule is recursive, every filter applies to one targeted statement, and paging stays exact', async () => {
+    const learner = { mbox: `mailto:ref-${randomUUID()}@example.com` };
+    const activity = `http://example.com/activities/ref/${randomUUID()}`;
+    const registration = randomUUID();
+    const verb = `http://example.com/verbs/ref/${randomUUID()}`;
+    const other = `http://example.com/verbs/other/${randomUUID()}`;
+    const [targetId] = await post(version, statement({ actor: learner, verb: { id: verb }, object: { id: activity }, context: { registration } }));
+    await new Promise((r) => setTimeout(r, 5));
+    const between = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const [firstRef] = await post(version, statement({ verb: { id: other }, object: { objectType: 'StatementRef', id: targetId } }));
+    const [secondRef] = await post(version, statement({ verb: { id: other }, object: { objectType: 'StatementRef', id: firstRef } }));
+    const all = [secondRef, firstRef, targetId];
+    expect(await ids(version, `agent=${enc(learner)}`)).toEqual(all);
+    expect(await ids(version, `activity=${enc(activity)}`)).toEqual(all);
+    expect(await ids(version, `registration=${registration}`)).toEqual(all);
+    expect(await ids(version, `verb=${enc(verb)}`)).toEqual(all);
+    expect(await ids(version, `agent=${enc(learner)}&verb=${enc(verb)}&activity=${enc(activity)}`)).toEqual(all);
+    // The refs' own verb matches `other` but their actor is not the learner, and the target's verb is not `other`.
+    expect(await ids(version, `agent=${enc(learner)}&verb=${enc(other)}`)).toEqual([]);
+    // since applies to the returned statements, not to the target.
+    expect(await ids(version, `agent=${enc(learner)}&since=${between}`)).toEqual([secondRef, firstRef]);
+    // One statement per page, following `more`.
+    const seen: string[] = [];
+    let next: string | undefined = `/xapi/statements?agent=${enc(learner)}&limit=1`;
+    while (next) {
+      const res = await c().get(next);
+      expect(res.status, res.text).toBe(200);
+      seen.push(...(res.body.statements as Array<{ id: string }>).map((st) => st.id));
+      next = res.body.more || undefined;
+    }
+    expect(seen).toEqual(all);
+  });
+
   it('Communication 2.1.3 — X-Experience-API-Consistent-Through is on a statements GET rejected for a bad parameter too (ADL XAPI-00153)', async () => {
     const res = await c().get('/xapi/statements?LIMIT=1');
     expect(res.status).toBe(400);

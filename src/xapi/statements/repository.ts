@@ -246,6 +246,11 @@ export interface StatementQuery {
   readonly limit: number;
   /** Queries exclude voided statements; the admin browser may ask for them. */
   readonly voided?: 'exclude' | 'only' | 'include' | undefined;
+  /**
+   * Apply xAPI's Filter Conditions for StatementRefs (statements targeting a matching statement
+   * match too). The xAPI resource does; the admin browser filters on each statement's own data.
+   */
+  readonly statementRefs?: boolean | undefined;
 }
 
 export interface QueriedRow {
@@ -322,13 +327,95 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     bindings.push(q.after.stored, q.after.seq);
   }
   const direction = q.ascending ? 'asc' : 'desc';
-  const sql = `select s.id::text as id, s.voided, s.statement::text as statement, to_char(${key}.stored at time zone 'UTC', ${isoMicros}) as stored, ${key}.seq::text as seq,
-      to_char(${key}.stored at time zone 'UTC', ${isoMillis}) as stored_ms
+  const limit = Math.max(1, Math.floor(q.limit)) + 1;
+  const columns = (k: string, s: string) => `${s}.id::text as id, ${s}.voided, ${s}.statement::text as statement, to_char(${k}.stored at time zone 'UTC', ${isoMicros}) as stored, ${k}.seq::text as seq,
+      to_char(${k}.stored at time zone 'UTC', ${isoMillis}) as stored_ms, ${k}.stored as stored_at, ${k}.seq as seq_n`;
+  const direct = `select ${columns(key, 's')}
     from ${from}
     where ${where.join(' and ')}
     order by ${key}.stored ${direction}, ${key}.seq ${direction}
-    limit ${Math.max(1, Math.floor(q.limit)) + 1}`;
-  return { sql, bindings };
+    limit ${limit}`;
+  const targeting = statementRefBranch(q, direction, limit, columns('r', 'r'));
+  if (!targeting) return { sql: direct, bindings };
+  // Both branches are pages in the same order; the union (which also drops a statement both
+  // found) is cut to one page again.
+  const sql = `select id, voided, statement, stored, seq, stored_ms from ((${direct}) union (${targeting.sql})) u
+    order by u.stored_at ${direction}, u.seq_n ${direction}
+    limit ${limit}`;
+  return { sql, bindings: [...bindings, ...targeting.bindings] };
+}
+
+/** Longest StatementRef chain followed (a → b → c …); longer chains are not worth a query. */
+const maxStatementRefDepth = 10;
+
+/**
+ * "Filter Conditions for StatementRefs" (1.0.3 Part 3 §2.1.3; 2.0 4.1.6.1): a statement whose
+ * object is a StatementRef also matches agent / verb / activity / registration (and the
+ * related_* variants) when the statement it targets matches them, recursively — whether or not
+ * the target is voided — while since, until, the page position and `mine` apply to the
+ * targeting statement itself. This is the second branch of a page: the store's StatementRef
+ * statements in (stored, seq) order (a partial index holds only them; they are few beside the
+ * rest), each kept when its chain of targets reaches a statement matching every filter.
+ * Without any of those filters every statement matches already, so there is no branch.
+ */
+function statementRefBranch(q: StatementQuery, direction: string, limit: number, columns: string): { sql: string; bindings: unknown[] } | undefined {
+  if (!q.statementRefs || (q.voided ?? 'exclude') !== 'exclude') return undefined;
+  if (q.agentKey === undefined && q.verbId === undefined && q.activityId === undefined && q.registration === undefined) return undefined;
+  const where: string[] = ["r.store_id = ?", "r.object_kind = 'StatementRef'", 'not r.voided'];
+  const bindings: unknown[] = [q.storeId];
+  if (q.credentialId !== undefined) {
+    where.push('r.credential_id = ?');
+    bindings.push(q.credentialId);
+  }
+  if (q.storedFrom !== undefined) {
+    where.push('r.stored >= ?::timestamptz');
+    bindings.push(q.storedFrom);
+  }
+  where.push('r.stored < ?::timestamptz');
+  bindings.push(q.storedBefore);
+  if (q.after) {
+    where.push(`(r.stored, r.seq) ${q.ascending ? '>' : '<'} (?::timestamptz, ?::bigint)`);
+    bindings.push(q.after.stored, q.after.seq);
+  }
+  // What the target must match: the same filters as the first branch, on any statement of the chain.
+  const target: string[] = [];
+  const targetBindings: unknown[] = [];
+  if (q.agentKey !== undefined) {
+    target.push(`exists (select 1 from xapi_statement_agents a where a.store_id = t.store_id and a.agent_key = ? and a.stored = t.stored and a.seq = t.seq${q.relatedAgents ? '' : ' and a.direct'})`);
+    targetBindings.push(indexKey(q.agentKey));
+  }
+  if (q.verbId !== undefined) {
+    target.push('t.verb_id = ?');
+    targetBindings.push(indexKey(q.verbId));
+  }
+  if (q.activityId !== undefined) {
+    if (q.relatedActivities) {
+      target.push('exists (select 1 from xapi_statement_activities x where x.store_id = t.store_id and x.activity_id = ? and x.stored = t.stored and x.seq = t.seq)');
+    } else {
+      target.push("t.object_kind = 'Activity' and t.object_id = ?");
+    }
+    targetBindings.push(indexKey(q.activityId));
+  }
+  if (q.registration !== undefined) {
+    target.push('t.registration = ?');
+    targetBindings.push(q.registration);
+  }
+  where.push(`exists (
+      with recursive chain(id, depth) as (
+        select r.object_id::uuid, 1
+        union all
+        select n.object_id::uuid, c.depth + 1 from chain c join xapi_statements n on n.store_id = r.store_id and n.id = c.id
+        where n.object_kind = 'StatementRef' and c.depth < ${maxStatementRefDepth}
+      )
+      select 1 from chain c join xapi_statements t on t.store_id = r.store_id and t.id = c.id
+      where ${target.join(' and ')}
+    )`);
+  const sql = `select ${columns}
+    from xapi_statements r
+    where ${where.join(' and ')}
+    order by r.stored ${direction}, r.seq ${direction}
+    limit ${limit}`;
+  return { sql, bindings: [...bindings, ...targetBindings] };
 }
 
 export async function queryStatements(db: Queryable, q: StatementQuery): Promise<QueriedRow[]> {

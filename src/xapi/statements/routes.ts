@@ -93,6 +93,7 @@ export function statementsRouter(deps: XapiResourceDeps): Router {
       ascending: filters.ascending,
       after: request.page?.after,
       limit: filters.limit,
+      statementRefs: true,
     });
     let more = '';
     if (rows.length > filters.limit) {
