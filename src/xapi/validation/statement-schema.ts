@@ -72,6 +72,9 @@ function contextSchema(version: XapiVersion) {
     team: actor,
     contextActivities: {
       type: 'object',
+      // Present means at least one of the four (ADL's conformance suite: "A contextActivities
+      // property contains one or more key/value pairs"); "none of these" is leaving it out.
+      minProperties: 1,
       additionalProperties: false,
       properties: { parent: contextActivityList, grouping: contextActivityList, category: contextActivityList, other: contextActivityList },
     },
