@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import { withTransaction, type Db } from '../../../db/index.js';
-import type { Clock } from '../../../deps.js';
-import type { LtiConfig } from '../../../config/index.js';
+import { withTransaction } from '../../../db/index.js';
 import type { JobDefinition, JobQueue } from '../../../jobs/index.js';
-import { agsScopes, excerpt, mediaTypes, nextLink, ServiceCallError, ServiceHttp, type ServiceTarget, type ServiceTokens } from './service-client.js';
+import { agsScopes, excerpt, mediaTypes, nextLink, ServiceCallError, ServiceHttp, type ServiceCallDeps, type ServiceTarget } from './service-client.js';
 import * as repo from './repository.js';
 
 export const agsScoreQueue = 'lti-ags-score';
 
-export interface DeliveryDeps {
-  readonly db: Db;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly config: LtiConfig;
-  readonly tokens: ServiceTokens;
-  readonly http: ServiceHttp;
+export interface DeliveryDeps extends ServiceCallDeps {
   /** The queue, for scheduling the next attempt (built after the job definitions). */
   readonly jobs: () => JobQueue | undefined;
 }

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { LtiConfig } from '../../../config/index.js';
+import type { Db } from '../../../db/index.js';
 import type { Clock } from '../../../deps.js';
 import type { KeyRing } from '../../core/keys.js';
 import { signJwt } from '../../core/signing.js';
@@ -83,6 +85,16 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** What a job calling a platform's services (AGS, NRPS) needs. */
+export interface ServiceCallDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly config: LtiConfig;
+  readonly tokens: ServiceTokens;
+  readonly http: ServiceHttp;
 }
 
 export class ServiceHttp {

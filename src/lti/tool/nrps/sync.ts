@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import { withTransaction, type Db, type Queryable } from '../../../db/index.js';
+import { withTransaction, type Queryable } from '../../../db/index.js';
 import type { Clock } from '../../../deps.js';
-import type { LtiConfig } from '../../../config/index.js';
 import type { JobDefinition, JobQueue } from '../../../jobs/index.js';
 import { insertUser, updateUser } from '../../../users/repository.js';
 import { courseRoleFor, expandRoles, type CourseRole } from '../../core/roles.js';
 import * as launchRepo from '../launch/repository.js';
 import { placeholderEmail } from '../launch/provisioning.js';
-import { excerpt, mediaTypes, nextLink, nrpsScope, ServiceCallError, ServiceHttp, type ServiceTarget, type ServiceTokens } from '../ags/service-client.js';
+import { excerpt, mediaTypes, nextLink, nrpsScope, ServiceCallError, ServiceHttp, type ServiceCallDeps, type ServiceTarget } from '../ags/service-client.js';
 import * as repo from './repository.js';
 
 export const rosterSyncQueue = 'lti-roster-sync';
@@ -18,14 +16,7 @@ export const rosterSyncAttempts = 3;
 const maxPages = 1000;
 const maxMembers = 200_000;
 
-export interface RosterDeps {
-  readonly db: Db;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly config: LtiConfig;
-  readonly tokens: ServiceTokens;
-  readonly http: ServiceHttp;
-}
+export type RosterDeps = ServiceCallDeps;
 
 /** One member of an NRPS membership container (NRPS 2.0 §2.2), as far as Cairn uses it. */
 export interface Member {
