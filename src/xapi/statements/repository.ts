@@ -312,20 +312,7 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     where.push('s.registration = ?');
     bindings.push(q.registration);
   }
-  if (q.credentialId !== undefined) {
-    where.push('s.credential_id = ?');
-    bindings.push(q.credentialId);
-  }
-  if (q.storedFrom !== undefined) {
-    where.push(`${key}.stored >= ?::timestamptz`);
-    bindings.push(q.storedFrom);
-  }
-  where.push(`${key}.stored < ?::timestamptz`);
-  bindings.push(q.storedBefore);
-  if (q.after) {
-    where.push(`(${key}.stored, ${key}.seq) ${q.ascending ? '>' : '<'} (?::timestamptz, ?::bigint)`);
-    bindings.push(q.after.stored, q.after.seq);
-  }
+  pageWindow(q, 's', key, where, bindings);
   const direction = q.ascending ? 'asc' : 'desc';
   const limit = Math.max(1, Math.floor(q.limit)) + 1;
   const columns = (k: string, s: string) => `${s}.id::text as id, ${s}.voided, ${s}.statement::text as statement, to_char(${k}.stored at time zone 'UTC', ${isoMicros}) as stored, ${k}.seq::text as seq,
@@ -343,6 +330,28 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     order by u.stored_at ${direction}, u.seq_n ${direction}
     limit ${limit}`;
   return { sql, bindings: [...bindings, ...targeting.bindings] };
+}
+
+/**
+ * What limits the returned statements themselves: `mine` (on the statement row `s`), since,
+ * until and the page position (on the row `key` that drives the scan, whose (stored, seq) the
+ * index is ordered by).
+ */
+function pageWindow(q: StatementQuery, s: string, key: string, where: string[], bindings: unknown[]): void {
+  if (q.credentialId !== undefined) {
+    where.push(`${s}.credential_id = ?`);
+    bindings.push(q.credentialId);
+  }
+  if (q.storedFrom !== undefined) {
+    where.push(`${key}.stored >= ?::timestamptz`);
+    bindings.push(q.storedFrom);
+  }
+  where.push(`${key}.stored < ?::timestamptz`);
+  bindings.push(q.storedBefore);
+  if (q.after) {
+    where.push(`(${key}.stored, ${key}.seq) ${q.ascending ? '>' : '<'} (?::timestamptz, ?::bigint)`);
+    bindings.push(q.after.stored, q.after.seq);
+  }
 }
 
 /** Longest StatementRef chain followed (a → b → c …); longer chains are not worth a query. */
@@ -363,20 +372,7 @@ function statementRefBranch(q: StatementQuery, direction: string, limit: number,
   if (q.agentKey === undefined && q.verbId === undefined && q.activityId === undefined && q.registration === undefined) return undefined;
   const where: string[] = ["r.store_id = ?", "r.object_kind = 'StatementRef'", 'not r.voided'];
   const bindings: unknown[] = [q.storeId];
-  if (q.credentialId !== undefined) {
-    where.push('r.credential_id = ?');
-    bindings.push(q.credentialId);
-  }
-  if (q.storedFrom !== undefined) {
-    where.push('r.stored >= ?::timestamptz');
-    bindings.push(q.storedFrom);
-  }
-  where.push('r.stored < ?::timestamptz');
-  bindings.push(q.storedBefore);
-  if (q.after) {
-    where.push(`(r.stored, r.seq) ${q.ascending ? '>' : '<'} (?::timestamptz, ?::bigint)`);
-    bindings.push(q.after.stored, q.after.seq);
-  }
+  pageWindow(q, 'r', 'r', where, bindings);
   // What the target must match: the same filters as the first branch, on any statement of the chain.
   const target: string[] = [];
   const targetBindings: unknown[] = [];
