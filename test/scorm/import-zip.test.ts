@@ -4,7 +4,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeZip, type ZipEntrySpec } from '../../scripts/zip-writer.js';
-import { WholeEntryReader, decodeEntryName, normalizeEntryPath, openEntry, openZip, scanZip, type ZipLimits } from '../../src/scorm/packages/zip.js';
+import { decodeEntryName, normalizeEntryPath, openEntry, openZip, readWholeEntry, scanZip, type ZipLimits } from '../../src/scorm/packages/zip.js';
 
 /** The zip scanner on zips written byte by byte (scripts/zip-writer.ts), without the HTTP layer. */
 let dir: string;
@@ -62,14 +62,12 @@ describe('zip scan', () => {
 
 describe('whole-entry reads (small entries: one read, one inflate)', () => {
   async function readAll(entries: ZipEntrySpec[], budget = { remaining: 1e9 }) {
-    const { zip, file, result } = await scan([manifest, ...entries]);
-    const reader = await WholeEntryReader.open(file, zip);
+    const { zip, result } = await scan([manifest, ...entries]);
     try {
       const out = new Map<string, Buffer>();
-      for (const entry of result.files) out.set(entry.path, await reader.read(entry, budget));
+      for (const entry of result.files) out.set(entry.path, await readWholeEntry(zip, entry, budget));
       return out;
     } finally {
-      await reader.close();
       zip.close();
     }
   }
@@ -104,10 +102,8 @@ describe('whole-entry reads (small entries: one read, one inflate)', () => {
     const { zip, file, result } = await scan([manifest, { name: 'page.html', data: '<p>x</p>' }]);
     const bytes = await fs.readFile(file);
     bytes.writeUInt32LE(0xdeadbeef, 0); // the manifest's local header
-    await fs.writeFile(file, bytes);
-    const reader = await WholeEntryReader.open(file, zip);
-    await expect(reader.read(result.files[0]!, { remaining: 1e9 })).rejects.toMatchObject({ finding: { code: 'zip_corrupt' } });
-    await reader.close();
+    await fs.writeFile(file, bytes); // same file, rewritten in place: the open zip reads the new bytes
+    await expect(readWholeEntry(zip, result.files[0]!, { remaining: 1e9 })).rejects.toMatchObject({ finding: { code: 'zip_corrupt' } });
     zip.close();
   });
 

@@ -16,7 +16,7 @@ import { contentTypeFor } from '../../storage/content-types.js';
 import { FindingList, parseManifest, validateAgainstFiles } from './manifest.js';
 import type { ValidationFinding } from './model.js';
 import * as repo from './repository.js';
-import { WholeEntryReader, ZipEntryError, ZipOpenError, defaultRatioGraceBytes, openEntry, openZip, readEntry, scanZip, type ZipFileEntry, type ZipLimits } from './zip.js';
+import { ZipEntryError, ZipOpenError, defaultRatioGraceBytes, fitsWhole, openEntry, openZip, readEntry, readWholeEntry, scanZip, type ZipFileEntry, type ZipLimits } from './zip.js';
 
 export const importJobName = 'scorm-package-import';
 
@@ -194,7 +194,7 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
     const prefix = repo.contentPrefix(row.tenant_id, packageId);
     await deps.blobs.deletePrefix(prefix);
     try {
-      await extractAll(deps, zip, file, scan.files, prefix, scan.totalUncompressed, progress);
+      await extractAll(deps, zip, scan.files, prefix, scan.totalUncompressed, progress);
     } catch (error) {
       if (!(error instanceof ZipEntryError)) {
         await deps.blobs.deletePrefix(prefix).catch(() => undefined);
@@ -226,9 +226,8 @@ export async function processPackage(deps: ImportDeps, packageId: string): Promi
   }
 }
 
-async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, zipPath: string, files: readonly ZipFileEntry[], prefix: string, totalBytes: number, progress: Progress): Promise<void> {
+async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, files: readonly ZipFileEntry[], prefix: string, totalBytes: number, progress: Progress): Promise<void> {
   const budget = { remaining: deps.config.scorm.maxUncompressedBytes };
-  const whole = await WholeEntryReader.open(zipPath, zip);
   let next = 0;
   let filesDone = 0;
   let bytesDone = 0;
@@ -237,7 +236,7 @@ async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, zipPath: string,
     while (failed === undefined && next < files.length) {
       const entry = files[next++]!;
       try {
-        const body = WholeEntryReader.fits(entry) ? await whole.read(entry, budget) : await openEntry(zip, entry, budget);
+        const body = fitsWhole(entry) ? await readWholeEntry(zip, entry, budget) : await openEntry(zip, entry, budget);
         // Fresh keys: the prefix was emptied above and the scan refused duplicate names.
         await deps.blobs.put(prefix + entry.path, body, { contentType: contentTypeFor(entry.path), contentLength: entry.uncompressedSize, durable: false, fresh: true });
       } catch (error) {
@@ -251,11 +250,7 @@ async function extractAll(deps: ImportDeps, zip: yauzl.ZipFile, zipPath: string,
       progress.tick(totalBytes > 0 ? (bytesDone / totalBytes) * 100 : (filesDone / files.length) * 100, { files_done: filesDone, files_total: files.length, bytes_done: bytesDone, bytes_total: totalBytes });
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(extractConcurrency, Math.max(files.length, 1)) }, worker));
-  } finally {
-    await whole.close();
-  }
+  await Promise.all(Array.from({ length: Math.min(extractConcurrency, Math.max(files.length, 1)) }, worker));
   if (failed !== undefined) throw failed;
 }
 

@@ -1,6 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
 import fsCallback from 'node:fs';
-import fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { crc32, inflateRaw as inflateRawCallback, type ZlibOptions } from 'node:zlib';
 import { Transform, type Readable } from 'node:stream';
@@ -71,11 +69,15 @@ export async function openZip(file: string): Promise<yauzl.ZipFile> {
         fsCallback.close(fd, () => undefined);
         reject(new ZipOpenError(error?.message ?? 'unreadable zip'));
       } else {
+        readers.set(zip, reader);
         resolve(zip);
       }
     });
   });
 }
+
+/** The reader behind each zip `openZip` opened: `readWholeEntry` reads through its descriptor. */
+const readers = new WeakMap<yauzl.ZipFile, WindowedFileReader>();
 
 /** Bytes read at once for yauzl's small reads (central directory records, local headers). */
 const readWindowBytes = 1024 * 1024;
@@ -89,6 +91,9 @@ const readWindowBytes = 1024 * 1024;
 class WindowedFileReader extends yauzl.RandomAccessReader {
   private window = Buffer.alloc(0);
   private windowStart = 0;
+  // yauzl's reference count (the zip and each open entry stream hold one); @types/yauzl omits them.
+  declare ref: () => void;
+  declare unref: () => void;
 
   constructor(private readonly fd: number, private readonly size: number) {
     super();
@@ -125,6 +130,19 @@ class WindowedFileReader extends yauzl.RandomAccessReader {
 
   override close(callback: (error: Error | null) => void): void {
     fsCallback.close(this.fd, (error) => callback(error ?? null));
+  }
+
+  /** `length` bytes at `position` (fewer at the end of the file), past the window. */
+  async readAt(position: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    // Held like an entry stream, so closing the zip waits for the read.
+    this.ref();
+    try {
+      const read = await new Promise<number>((resolve, reject) => readFully(this.fd, buffer, 0, length, position, (error, bytes) => (error ? reject(error) : resolve(bytes))));
+      return buffer.subarray(0, read);
+    } finally {
+      this.unref();
+    }
   }
 }
 
@@ -391,6 +409,11 @@ export class ZipEntryError extends Error {
   }
 }
 
+const unreadable = (entry: ZipFileEntry, why: string): ValidationFinding => ({ severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" cannot be read: ${why}.` });
+const inflatesPastHeader = (entry: ZipFileEntry): ValidationFinding => ({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" inflates to more than the ${entry.uncompressedSize} bytes its header declares: rejected as a zip bomb.` });
+const inflatesShort = (entry: ZipFileEntry, detail: string): ValidationFinding => ({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" does not inflate to the ${entry.uncompressedSize} bytes its header declares (${detail}).` });
+const pastBudget = (entry: ZipFileEntry): ValidationFinding => ({ severity: 'error', code: 'zip_too_large_uncompressed', location: entry.zipName, message: 'The package inflates to more bytes than the configured limit: rejected as a zip bomb.' });
+
 /**
  * Inflates one entry, counting the bytes that actually come out: more than the header declared,
  * or more than the package's remaining budget, fails the stream at once (yauzl checks the
@@ -399,7 +422,7 @@ export class ZipEntryError extends Error {
 export async function openEntry(zip: yauzl.ZipFile, entry: ZipFileEntry, budget: { remaining: number }): Promise<Readable> {
   const source = await new Promise<Readable>((resolve, reject) => {
     zip.openReadStream(entry.raw, (error, stream) => {
-      if (error || !stream) reject(new ZipEntryError({ severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" cannot be read: ${error?.message ?? 'no data'}.` }));
+      if (error || !stream) reject(new ZipEntryError(unreadable(entry, error?.message ?? 'no data')));
       else resolve(stream);
     });
   });
@@ -409,11 +432,11 @@ export async function openEntry(zip: yauzl.ZipFile, entry: ZipFileEntry, budget:
       produced += chunk.length;
       budget.remaining -= chunk.length;
       if (produced > entry.uncompressedSize) {
-        done(new ZipEntryError({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" inflates to more than the ${entry.uncompressedSize} bytes its header declares: rejected as a zip bomb.` }));
+        done(new ZipEntryError(inflatesPastHeader(entry)));
         return;
       }
       if (budget.remaining < 0) {
-        done(new ZipEntryError({ severity: 'error', code: 'zip_too_large_uncompressed', location: entry.zipName, message: 'The package inflates to more bytes than the configured limit: rejected as a zip bomb.' }));
+        done(new ZipEntryError(pastBudget(entry)));
         return;
       }
       done(null, chunk);
@@ -430,81 +453,53 @@ export const wholeEntryMaxBytes = 4 * 1024 * 1024;
 /** Room for a local extra field longer than the central one (zip64, timestamps) in the same read. */
 const localHeaderSlack = 1024;
 
+/** Whether `readWholeEntry` takes this entry; larger ones go through `openEntry`. */
+export function fitsWhole(entry: ZipFileEntry): boolean {
+  return entry.uncompressedSize <= wholeEntryMaxBytes && entry.compressedSize <= wholeEntryMaxBytes;
+}
+
 /**
- * Reads small entries whole: one positioned read of the local header and the data, then one
+ * Reads a small entry whole: one positioned read of the local header and the data, then one
  * inflate bounded by the declared size. A package is mostly small files, and a stream per file
  * (reads of 16 KB, a transform, a write stream) costs several times the bytes' own I/O; this is
  * what keeps extraction near `unzip`'s speed. The same checks as `openEntry`: the local header's
  * signature, data inside the file, exactly the declared number of bytes out, the shared budget.
+ * `zip` must come from `openZip`.
  */
-export class WholeEntryReader {
-  private constructor(private readonly file: FileHandle, private readonly zipSize: number) {}
-
-  static async open(zipPath: string, zip: yauzl.ZipFile): Promise<WholeEntryReader> {
-    return new WholeEntryReader(await fs.open(zipPath, 'r'), zip.fileSize);
-  }
-
-  /** Whether `read` takes this entry; larger ones go through `openEntry`. */
-  static fits(entry: ZipFileEntry): boolean {
-    return entry.uncompressedSize <= wholeEntryMaxBytes && entry.compressedSize <= wholeEntryMaxBytes;
-  }
-
-  async read(entry: ZipFileEntry, budget: { remaining: number }): Promise<Buffer> {
-    const raw = entry.raw;
-    const corrupt = (why: string) => new ZipEntryError({ severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" cannot be read: ${why}.` });
-    const at = raw.relativeOffsetOfLocalHeader;
-    const guess = Math.min(30 + raw.fileNameLength + raw.extraFieldLength + localHeaderSlack + entry.compressedSize, this.zipSize - at);
-    if (guess < 30) throw corrupt('its local header lies past the end of the zip');
-    const buffer = await this.readAt(at, guess);
-    if (buffer.length < 30) throw corrupt('the zip ends inside its local header');
-    if (buffer.readUInt32LE(0) !== 0x04034b50) throw corrupt(`invalid local file header signature 0x${buffer.readUInt32LE(0).toString(16)}`);
-    const start = 30 + buffer.readUInt16LE(26) + buffer.readUInt16LE(28);
-    if (at + start + entry.compressedSize > this.zipSize) throw corrupt('its data runs past the end of the zip');
-    // A local extra field longer than the slack: read the data on its own.
-    const data = start + entry.compressedSize <= buffer.length ? buffer.subarray(start, start + entry.compressedSize) : await this.readAt(at + start, entry.compressedSize);
-    if (data.length !== entry.compressedSize) throw corrupt('the zip ends inside its data');
-    budget.remaining -= entry.uncompressedSize;
-    if (budget.remaining < 0) {
-      throw new ZipEntryError({ severity: 'error', code: 'zip_too_large_uncompressed', location: entry.zipName, message: 'The package inflates to more bytes than the configured limit: rejected as a zip bomb.' });
+export async function readWholeEntry(zip: yauzl.ZipFile, entry: ZipFileEntry, budget: { remaining: number }): Promise<Buffer> {
+  const reader = readers.get(zip);
+  if (!reader) throw new Error('readWholeEntry needs a zip opened by openZip');
+  const raw = entry.raw;
+  const corrupt = (why: string) => new ZipEntryError(unreadable(entry, why));
+  const at = raw.relativeOffsetOfLocalHeader;
+  const guess = Math.min(30 + raw.fileNameLength + raw.extraFieldLength + localHeaderSlack + entry.compressedSize, zip.fileSize - at);
+  if (guess < 30) throw corrupt('its local header lies past the end of the zip');
+  const buffer = await reader.readAt(at, guess);
+  if (buffer.length < 30) throw corrupt('the zip ends inside its local header');
+  if (buffer.readUInt32LE(0) !== 0x04034b50) throw corrupt(`invalid local file header signature 0x${buffer.readUInt32LE(0).toString(16)}`);
+  const start = 30 + buffer.readUInt16LE(26) + buffer.readUInt16LE(28);
+  if (at + start + entry.compressedSize > zip.fileSize) throw corrupt('its data runs past the end of the zip');
+  // A local extra field longer than the slack: read the data on its own.
+  const data = start + entry.compressedSize <= buffer.length ? buffer.subarray(start, start + entry.compressedSize) : await reader.readAt(at + start, entry.compressedSize);
+  if (data.length !== entry.compressedSize) throw corrupt('the zip ends inside its data');
+  budget.remaining -= entry.uncompressedSize;
+  if (budget.remaining < 0) throw new ZipEntryError(pastBudget(entry));
+  let out = data;
+  if (raw.compressionMethod !== 0) {
+    try {
+      out = await inflateRaw(data, { maxOutputLength: Math.max(entry.uncompressedSize, 1) });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ZipEntryError(inflatesPastHeader(entry));
+      throw new ZipEntryError(translateInflateError(entry, error as Error));
     }
-    let out: Buffer;
-    if (raw.compressionMethod === 0) {
-      out = data;
-    } else {
-      try {
-        out = await inflateRaw(data, { maxOutputLength: Math.max(entry.uncompressedSize, 1) });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new ZipEntryError({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" inflates to more than the ${entry.uncompressedSize} bytes its header declares: rejected as a zip bomb.` });
-        }
-        throw new ZipEntryError(translateInflateError(entry, error as Error));
-      }
-    }
-    if (out.length !== entry.uncompressedSize) {
-      throw new ZipEntryError({ severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" does not inflate to the ${entry.uncompressedSize} bytes its header declares (${out.length} bytes).` });
-    }
-    return out;
   }
-
-  async close(): Promise<void> {
-    await this.file.close();
-  }
-
-  private async readAt(position: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await this.file.read(buffer, filled, length - filled, position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return buffer.subarray(0, filled);
-  }
+  if (out.length !== entry.uncompressedSize) throw new ZipEntryError(inflatesShort(entry, `${out.length} bytes`));
+  return out;
 }
 
 function translateInflateError(entry: ZipFileEntry, error: Error): ValidationFinding {
   if (/too many bytes|not enough bytes/i.test(error.message)) {
-    return { severity: 'error', code: 'zip_entry_size_mismatch', location: entry.zipName, message: `The entry "${entry.zipName}" does not inflate to the ${entry.uncompressedSize} bytes its header declares (${error.message}).` };
+    return inflatesShort(entry, error.message);
   }
   return { severity: 'error', code: 'zip_corrupt', location: entry.zipName, message: `The entry "${entry.zipName}" is damaged: ${error.message}.` };
 }
