@@ -273,6 +273,7 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
   const bindings: unknown[] = [];
   let from: string;
   let key: string;
+  let activityDrives = false;
   if (q.agentKey !== undefined) {
     from = 'xapi_statement_agents d join xapi_statements s on s.seq = d.seq';
     key = 'd';
@@ -282,6 +283,7 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
   } else if (q.activityId !== undefined && !(q.verbId !== undefined && !q.relatedActivities)) {
     from = 'xapi_statement_activities d join xapi_statements s on s.seq = d.seq';
     key = 'd';
+    activityDrives = true;
     where.push('d.store_id = ?', 'd.activity_id = ?');
     bindings.push(q.storeId, indexKey(q.activityId));
     if (!q.relatedActivities) where.push('d.direct');
@@ -293,25 +295,8 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
   bindings.push(q.storeId);
   if ((q.voided ?? 'exclude') === 'exclude') where.push('not s.voided');
   else if (q.voided === 'only') where.push('s.voided');
-  if (q.verbId !== undefined) {
-    where.push('s.verb_id = ?');
-    bindings.push(indexKey(q.verbId));
-  }
-  if (q.activityId !== undefined && key === 's') {
-    where.push("s.object_id = ?", "s.object_kind = 'Activity'");
-    bindings.push(indexKey(q.activityId));
-  } else if (q.activityId !== undefined && q.agentKey !== undefined) {
-    if (q.relatedActivities) {
-      where.push('exists (select 1 from xapi_statement_activities x where x.store_id = s.store_id and x.activity_id = ? and x.stored = s.stored and x.seq = s.seq)');
-    } else {
-      where.push("s.object_kind = 'Activity' and s.object_id = ?");
-    }
-    bindings.push(indexKey(q.activityId));
-  }
-  if (q.registration !== undefined) {
-    where.push('s.registration = ?');
-    bindings.push(q.registration);
-  }
+  // The filters that do not drive the scan are probes on the candidate row.
+  filterProbes(q, 's', { agent: false, activity: !activityDrives }, where, bindings);
   pageWindow(q, 's', key, where, bindings);
   const direction = q.ascending ? 'asc' : 'desc';
   const limit = Math.max(1, Math.floor(q.limit)) + 1;
@@ -330,6 +315,32 @@ export function buildStatementQuery(q: StatementQuery): { sql: string; bindings:
     order by u.stored_at ${direction}, u.seq_n ${direction}
     limit ${limit}`;
   return { sql, bindings: [...bindings, ...targeting.bindings] };
+}
+
+/**
+ * The agent / verb / activity / registration filters as conditions on one statement row `t`
+ * (relation tables probed by its exact `(store, key, stored, seq)`). `agent` and `activity` say
+ * whether those two are probed here or drive the scan instead.
+ */
+function filterProbes(q: StatementQuery, t: string, probe: { agent: boolean; activity: boolean }, where: string[], bindings: unknown[]): void {
+  if (probe.agent && q.agentKey !== undefined) {
+    where.push(`exists (select 1 from xapi_statement_agents a where a.store_id = ${t}.store_id and a.agent_key = ? and a.stored = ${t}.stored and a.seq = ${t}.seq${q.relatedAgents ? '' : ' and a.direct'})`);
+    bindings.push(indexKey(q.agentKey));
+  }
+  if (q.verbId !== undefined) {
+    where.push(`${t}.verb_id = ?`);
+    bindings.push(indexKey(q.verbId));
+  }
+  if (probe.activity && q.activityId !== undefined) {
+    where.push(q.relatedActivities
+      ? `exists (select 1 from xapi_statement_activities x where x.store_id = ${t}.store_id and x.activity_id = ? and x.stored = ${t}.stored and x.seq = ${t}.seq)`
+      : `${t}.object_kind = 'Activity' and ${t}.object_id = ?`);
+    bindings.push(indexKey(q.activityId));
+  }
+  if (q.registration !== undefined) {
+    where.push(`${t}.registration = ?`);
+    bindings.push(q.registration);
+  }
 }
 
 /**
@@ -373,29 +384,10 @@ function statementRefBranch(q: StatementQuery, direction: string, limit: number,
   const where: string[] = ["r.store_id = ?", "r.object_kind = 'StatementRef'", 'not r.voided'];
   const bindings: unknown[] = [q.storeId];
   pageWindow(q, 'r', 'r', where, bindings);
-  // What the target must match: the same filters as the first branch, on any statement of the chain.
+  // What the target must match: every filter of the first branch, on one statement of the chain.
   const target: string[] = [];
   const targetBindings: unknown[] = [];
-  if (q.agentKey !== undefined) {
-    target.push(`exists (select 1 from xapi_statement_agents a where a.store_id = t.store_id and a.agent_key = ? and a.stored = t.stored and a.seq = t.seq${q.relatedAgents ? '' : ' and a.direct'})`);
-    targetBindings.push(indexKey(q.agentKey));
-  }
-  if (q.verbId !== undefined) {
-    target.push('t.verb_id = ?');
-    targetBindings.push(indexKey(q.verbId));
-  }
-  if (q.activityId !== undefined) {
-    if (q.relatedActivities) {
-      target.push('exists (select 1 from xapi_statement_activities x where x.store_id = t.store_id and x.activity_id = ? and x.stored = t.stored and x.seq = t.seq)');
-    } else {
-      target.push("t.object_kind = 'Activity' and t.object_id = ?");
-    }
-    targetBindings.push(indexKey(q.activityId));
-  }
-  if (q.registration !== undefined) {
-    target.push('t.registration = ?');
-    targetBindings.push(q.registration);
-  }
+  filterProbes(q, 't', { agent: true, activity: true }, target, targetBindings);
   where.push(`exists (
       with recursive chain(id, depth) as (
         select r.object_id::uuid, 1
