@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/index.js';
 import { indexKey, statementRelations } from '../statements/relations.js';
 import type { Statement } from '../validation/statement.js';
 import { queueBlobDeletions } from '../documents/repository.js';
-import { attachmentKey } from '../statements/service.js';
+import { attachmentKey } from '../statements/attachment-keys.js';
 
 /** Statement counts of a store, overall and per verb (admin dashboard). */
 export async function statementCounts(db: Queryable, storeId: string): Promise<{ total: number; voided: number; byVerb: Array<{ verb: string; count: number }> }> {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../../db/index.js';
+import { parseAttachmentKey } from '../statements/attachment-keys.js';
 
 /** The three xAPI document resources (xAPI 1.0.3 Part 3 §2.3, §2.6, §2.7). */
 export type DocumentKind = 'state' | 'activity_profile' | 'agent_profile';
@@ -171,16 +172,14 @@ export async function claimQueuedBlobDeletions(db: Queryable, limit: number, onl
   return rows.map((r) => r.blob_key);
 }
 
-const attachmentBlobKey = /^xapi\/([0-9a-f-]{36})\/attachments\/([0-9a-f]+)$/;
-
 /**
  * Whether a queued key is an attachment's content that a statement declares again (the queue
  * also holds attachments freed by an erasure, admin/repository.ts); such a blob stays.
  */
 export async function isStoredAttachment(db: Queryable, blobKey: string): Promise<boolean> {
-  const match = attachmentBlobKey.exec(blobKey);
-  if (!match) return false;
-  const row = await db('xapi_attachments').where({ store_id: match[1], sha2: match[2] }).first('sha2');
+  const attachment = parseAttachmentKey(blobKey);
+  if (!attachment) return false;
+  const row = await db('xapi_attachments').where({ store_id: attachment.storeId, sha2: attachment.sha2 }).first('sha2');
   return row !== undefined;
 }
 

@@ -7,9 +7,10 @@ import { readsOnlyOwnStatements } from '../auth/scopes.js';
 import { isUuid } from '../validation/primitives.js';
 import { activityIds, canonicalStatement, idsStatement, parseAcceptLanguage, type StatementFormat } from './format.js';
 import { buildMultipart, multipartBoundary, parseMultipart, type Part } from './multipart.js';
-import { encodeMore, parseStatementQuery, type QueryFilters } from './query.js';
+import { encodeMore, parseStatementQuery } from './query.js';
 import * as repo from './repository.js';
-import { attachmentKey, StatementService } from './service.js';
+import { attachmentKey } from './attachment-keys.js';
+import { StatementService } from './service.js';
 
 /** "…:00.123Z" → "…:00.123000Z": bounds compare as equal-length strings. */
 function micros(iso: string): string {

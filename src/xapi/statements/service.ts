@@ -12,13 +12,10 @@ import type { Part } from './multipart.js';
 import { indexKey, mergeDefinition, statementRelations } from './relations.js';
 import * as repo from './repository.js';
 import { signatureUsageType, verifySignedStatement } from './signature.js';
+import { attachmentKey } from './attachment-keys.js';
 
 export type StatementsDeps = Pick<AppDeps, 'db' | 'blobs' | 'config' | 'log'>;
 
-/** Where an attachment's content lives in the BlobStore: content-addressed per store. */
-export function attachmentKey(storeId: string, sha2: string): string {
-  return `xapi/${storeId}/attachments/${sha2.toLowerCase()}`;
-}
 
 const hashBySha2Length: Record<number, string> = { 56: 'sha224', 64: 'sha256', 96: 'sha384', 128: 'sha512' };
 
