@@ -46,9 +46,10 @@ export interface PutOptions {
   readonly durable?: boolean;
   /**
    * The caller promises the key does not exist yet and that nobody reads it before this put
-   * resolves (a package extracted under a fresh prefix, published only after extraction). The
-   * local adapter then writes the file in place instead of through a temporary file and a
-   * rename; an existing key fails with `conflict`. S3 ignores it.
+   * resolves (a package extracted under a fresh prefix, published only after extraction). When
+   * the key's extension gives its content type (no sidecar needed), the local adapter then
+   * writes the file in place instead of through a temporary file and a rename, and an existing
+   * key fails with `conflict`; otherwise the put is an ordinary one. S3 ignores it.
    */
   readonly fresh?: boolean;
 }
