@@ -7,32 +7,21 @@
  *   npm run bench:api            10 s per measurement
  *   npm run bench:api -- --quick 4 s per measurement
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { benchDatabase, freePort, load, machine, quick, rssMb, startServer } from './support/harness.js';
+import { benchDatabase, cairnCommand, freePort, load, machine, quick, rssMb, startServer } from './support/harness.js';
 
 const seconds = quick ? 4 : 10;
 const connections = 16;
 const adminEmail = 'bench@cairn.local';
 const adminPassword = 'benchmark-password-123';
 
-/** The Node.js flags `npm start` uses (so the benchmark measures what users run), or CAIRN_BENCH_NODE_FLAGS. */
-function nodeFlags(): string[] {
-  const override = process.env['CAIRN_BENCH_NODE_FLAGS'];
-  if (override !== undefined) return override.split(' ').filter(Boolean);
-  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
-  return /node ((?:--\S+ )*)dist\/src\/main\.js/.exec(start)?.[1]?.split(' ').filter(Boolean) ?? [];
-}
-
 async function main(): Promise<void> {
   console.log(`bench:api on ${machine()}${quick ? ' (quick)' : ''}`);
-  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('build failed');
+  const server = cairnCommand();
   const db = await benchDatabase();
   console.log(`database: ${db.label}`);
   const port = await freePort();
-  const cairn = await startServer('node', [...nodeFlags(), 'dist/src/main.js'], {
+  const cairn = await startServer(server.command, server.args, {
     DATABASE_URL: db.url,
     CAIRN_SECRET_KEY: randomBytes(32).toString('base64url'),
     CAIRN_PORT: String(port),

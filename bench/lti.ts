@@ -19,7 +19,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { SignJWT, compactVerify, exportJWK, generateKeyPair } from 'jose';
-import { benchDatabase, freePort, machine, quick, startServer } from './support/harness.js';
+import { benchDatabase, cairnCommand, freePort, machine, quick, startServer } from './support/harness.js';
 
 if (!process.env['BENCH_DATABASE_URL'] && process.env['DATABASE_URL']) process.env['BENCH_DATABASE_URL'] = process.env['DATABASE_URL'];
 
@@ -94,7 +94,8 @@ async function main(): Promise<void> {
 
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
-  const server = await startServer(process.execPath, [...(process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : []), '--import', 'tsx', path.resolve('src/main.ts')], {
+  const cairn = cairnCommand();
+  const server = await startServer(cairn.command, cairn.args, {
     DATABASE_URL: db.url,
     CAIRN_PORT: String(port),
     CAIRN_PUBLIC_URL: publicUrl,

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import pg from 'pg';
 import { writeZip, type ZipEntrySpec } from '../scripts/zip-writer.js';
-import { benchDatabase, freePort, machine, quick, startServer, type ChildServer } from './support/harness.js';
+import { benchDatabase, cairnCommand, freePort, machine, quick, startServer, type ChildServer } from './support/harness.js';
 import { commitBench } from './scorm-commits.js';
 
 const adminEmail = 'bench@cairn.local';
@@ -201,18 +201,13 @@ async function importBench(ctx: BenchContext): Promise<{ import_s: number; unzip
 
 async function main(): Promise<void> {
   console.log(`bench:scorm on ${machine()}${quick ? ' (quick)' : ''}`);
-  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // The compiled server is what production runs; while another part of the tree does not
-  // compile, measure the same code through tsx rather than not at all.
-  const profile = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : [];
-  const server = [...profile, '--max-semi-space-size=8', ...(build.status === 0 ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'])];
-  if (build.status !== 0) console.log('warning: npm run build failed; running src/main.ts through tsx');
+  const server = cairnCommand();
   const db = await benchDatabase();
   console.log(`database: ${db.label}`);
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'cairn-bench-scorm-'));
   const dataDir = path.join(workDir, 'data');
   const port = await freePort();
-  const cairn = await startServer('node', server, {
+  const cairn = await startServer(server.command, server.args, {
     DATABASE_URL: db.url,
     CAIRN_SECRET_KEY: randomBytes(32).toString('base64url'),
     CAIRN_PORT: String(port),

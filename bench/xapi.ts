@@ -14,7 +14,7 @@ import http from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { benchDatabase, freePort, machine, quick, startServer } from './support/harness.js';
+import { benchDatabase, cairnCommand, freePort, machine, quick, startServer } from './support/harness.js';
 import { buildStatementQuery, type StatementQuery } from '../src/xapi/statements/repository.js';
 import { ifiKey } from '../src/xapi/validation/agent.js';
 
@@ -198,7 +198,8 @@ async function main(): Promise<void> {
   const db = await benchDatabase();
   const port = await freePort();
   console.log(`xAPI benchmark (${quick ? 'quick' : 'full'}) on ${machine()}; ${db.label}`);
-  const server = await startServer(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts')], {
+  const cairn = cairnCommand();
+  const server = await startServer(cairn.command, cairn.args, {
     DATABASE_URL: db.url,
     CAIRN_PORT: String(port),
     CAIRN_CONTENT_PORT: String(await freePort()),

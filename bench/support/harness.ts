@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -80,6 +80,27 @@ export async function benchDatabase(): Promise<BenchDatabase> {
       await embedded?.stop();
     },
   };
+}
+
+/**
+ * How every benchmark starts Cairn: the way `npm start` does (compiled, with the Node.js flags
+ * of the `start` script), so the figures describe what users run. CAIRN_BENCH_NODE_FLAGS
+ * replaces the flags; BENCH_CPU_PROF=<dir> adds a CPU profile of the server. If the tree does
+ * not compile, the same sources run through tsx rather than not at all, and the bench says so.
+ */
+export function cairnCommand(): { command: string; args: string[] } {
+  const override = process.env['CAIRN_BENCH_NODE_FLAGS'];
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
+  const flags = override !== undefined
+    ? override.split(' ').filter(Boolean)
+    : /node ((?:--\S+ )*)dist\/src\/main\.js/.exec(start)?.[1]?.split(' ').filter(Boolean) ?? [];
+  const profile = process.env['BENCH_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`] : [];
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) {
+    console.log('warning: npm run build failed; running src/main.ts through tsx');
+    return { command: process.execPath, args: [...profile, ...flags, '--import', 'tsx', path.resolve('src/main.ts')] };
+  }
+  return { command: process.execPath, args: [...profile, ...flags, path.resolve('dist/src/main.js')] };
 }
 
 export interface ChildServer {
