@@ -80,6 +80,10 @@ const invalidBoth: Case[] = [
   ['Data 2.4.6.2 — an empty contextActivities object (ADL suite: it contains one or more key/value pairs)', () => statement({ context: { contextActivities: {} } }), 'context.contextActivities'],
   ['Data 2.4.6.2 — an empty contextActivities object in a SubStatement (ADL suite)', () => statement({ object: sub({ context: { contextActivities: {} } }) }), 'object.context.contextActivities'],
   ['Data 2.4.6 — a context language that is not a tag', () => statement({ context: { language: 'english please' } }), 'context.language'],
+  ['Data 4.2 / RFC 5646 §2.2.6 — a language tag repeating an extension singleton (ADL suite, XAPI-00013)', () => withDefinition({ description: { 'en-US': 'x', 'ar-a-aaa-b-bbb-a-ccc': 'y' } }), 'object.definition.description.ar-a-aaa-b-bbb-a-ccc'],
+  ['Data 4.2 / RFC 5646 §2.2.6 — singletons repeat case-insensitively', () => statement({ verb: { id: 'http://example.com/v', display: { 'en-a-bbb-A-ccc': 'x' } } }), 'verb.display.en-a-bbb-A-ccc'],
+  ['Data 4.2 / RFC 5646 §2.2.5 — a language tag repeating a variant', () => statement({ verb: { id: 'http://example.com/v', display: { 'de-1901-1901': 'x' } } }), 'verb.display.de-1901-1901'],
+  ['Data 2.4.6 / RFC 5646 §2.2.5 — a context language repeating a variant', () => statement({ context: { language: 'sl-rozaj-rozaj' } }), 'context.language'],
   ['Data 2.4.6 — context.statement that is not a StatementRef', () => statement({ context: { statement: { id: randomUUID() } } }), 'context.statement.objectType'],
   ['Data 2.4.7 — a timestamp without time zone', () => statement({ timestamp: '2020-01-01T00:00:00' }), 'timestamp'],
   ['Data 4.5 — a timestamp with offset -00:00', () => statement({ timestamp: '2008-09-15T15:53:00.601-00:00' }), 'timestamp'],
@@ -113,6 +117,7 @@ const validBoth: Case[] = [
   ['Data 2.4.7 — a timestamp in the future (not rejected)', () => statement({ timestamp: new Date(Date.now() + 3_600_000).toISOString() })],
   ['Data 4.5 — a timestamp with microseconds', () => statement({ timestamp: '2020-06-01T12:00:00.123456Z' })],
   ['Data 4.2 — language maps with region and script subtags', () => statement({ verb: { id: 'http://example.com/v', display: { 'en-GB': 'x', 'sr-Latn-RS': 'y', und: 'z' } } })],
+  ['Data 4.2 / RFC 5646 — variants, extensions and private use (distinct singletons; x- subtags may repeat)', () => statement({ verb: { id: 'http://example.com/v', display: { 'sl-rozaj-biske-1994': 'a', 'de-DE-u-co-phonebk-t-k0-kbd': 'b', 'en-US-x-a-a-twain': 'c', 'x-whatever-x': 'd', 'i-klingon': 'e' } } })],
   ['Data 2.2 — unicode everywhere', () => statement({ verb: { id: 'http://example.com/v', display: { ja: '経験した' } }, result: { response: '🙂' } })],
 ];
 

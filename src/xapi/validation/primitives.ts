@@ -19,10 +19,35 @@ export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && uuidPattern.test(value);
 }
 
-/** RFC 5646 language tag (well-formed check, case-insensitive). */
+/** RFC 5646 language tag: the ABNF of §2.1 as a pattern, then the §2.2 rules it cannot express. */
 const languageTag = /^(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\d{3}))?(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?|[Xx](?:-[A-Za-z0-9]{1,8})+|[Ii]-[A-Za-z]{2,8}(?:-[A-Za-z]{2,8})*)$/;
 export function isLanguageTag(value: unknown): value is string {
-  return typeof value === 'string' && languageTag.test(value);
+  return typeof value === 'string' && languageTag.test(value) && !repeatsSubtag(value);
+}
+
+/**
+ * RFC 5646 §2.2.5 (a variant may not repeat: `de-1901-1901`) and §2.2.6 (an extension
+ * singleton may not repeat: `ar-a-aaa-b-bbb-a-ccc`), both case-insensitive. Subtags after the
+ * private-use `x` are free, as are private-use and grandfathered `i-` tags themselves.
+ * Assumes the tag already matched the pattern, so a 5–8 character subtag (or 4 starting with
+ * a digit) before the first singleton is a variant.
+ */
+function repeatsSubtag(tag: string): boolean {
+  const subtags = tag.toLowerCase().split('-');
+  if (subtags[0] === 'x' || subtags[0] === 'i') return false;
+  const singletons = new Set<string>();
+  const variants = new Set<string>();
+  for (const subtag of subtags.slice(1)) {
+    if (subtag === 'x') return false;
+    if (subtag.length === 1) {
+      if (singletons.has(subtag)) return true;
+      singletons.add(subtag);
+    } else if (singletons.size === 0 && (subtag.length >= 5 || (subtag.length === 4 && /^\d/.test(subtag)))) {
+      if (variants.has(subtag)) return true;
+      variants.add(subtag);
+    }
+  }
+  return false;
 }
 
 /** ISO 8601 duration as xAPI uses it (e.g. PT1H30M, P1DT2.5S, P3W). */

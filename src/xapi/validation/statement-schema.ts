@@ -11,14 +11,16 @@ import type { XapiVersion } from '../http.js';
  * Built once per version by `createStatementValidator` and compiled by ajv at start.
  */
 
-// Same rules as primitives.ts (isAbsoluteIri / isUuid / isLanguageTag), as JSON Schema patterns.
+// Same rules as primitives.ts (isAbsoluteIri / isUuid), as JSON Schema patterns. Language tags
+// need more than a pattern (RFC 5646 forbids repeated variants and singletons), so they use the
+// `language-tag` format, which StatementValidator registers with isLanguageTag.
+export const languageTagFormat = 'language-tag';
 export const iriPattern = '^[A-Za-z][A-Za-z0-9+.-]*:[^\\s\\u0000<>"{}|\\\\^`]*$';
 export const uuidPattern = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$';
-export const languageTagPattern = '^(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|\\d{3}))?(?:-(?:[A-Za-z0-9]{5,8}|\\d[A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?|[Xx](?:-[A-Za-z0-9]{1,8})+|[Ii]-[A-Za-z]{2,8}(?:-[A-Za-z]{2,8})*)$';
 
 const iri = { type: 'string', pattern: iriPattern, maxLength: 2048 } as const;
 const uuid = { type: 'string', pattern: uuidPattern } as const;
-const languageMap = { type: 'object', propertyNames: { pattern: languageTagPattern }, additionalProperties: { type: 'string' } } as const;
+const languageMap = { type: 'object', propertyNames: { format: languageTagFormat }, additionalProperties: { type: 'string' } } as const;
 const extensions = { type: 'object', propertyNames: { pattern: iriPattern } } as const;
 /** Agents and Groups are validated in code (exactly one IFI, member rules); here: an object. */
 const actor = { type: 'object' } as const;
@@ -80,7 +82,7 @@ function contextSchema(version: XapiVersion) {
     },
     revision: { type: 'string' },
     platform: { type: 'string' },
-    language: { type: 'string', pattern: languageTagPattern },
+    language: { type: 'string', format: languageTagFormat },
     statement: statementRefSchema,
     extensions,
   };

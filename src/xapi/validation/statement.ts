@@ -1,8 +1,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { XapiVersion } from '../http.js';
 import { validateActor, validateAgent, XapiValidationError } from './agent.js';
-import { isIsoDuration, isPlainObject, parseTimestamp } from './primitives.js';
-import { activitySchema, statementRefSchema, statementSchema, subStatementSchema } from './statement-schema.js';
+import { isIsoDuration, isLanguageTag, isPlainObject, parseTimestamp } from './primitives.js';
+import { activitySchema, languageTagFormat, statementRefSchema, statementSchema, subStatementSchema } from './statement-schema.js';
 
 export const voidedVerb = 'http://adlnet.gov/expapi/verbs/voided';
 
@@ -60,6 +60,8 @@ function describe(base: string, error: ErrorObject): XapiValidationError {
       return new XapiValidationError(path, 'is not a valid key here (language maps need RFC 5646 tags, extensions absolute IRIs)');
     case 'pattern':
       return new XapiValidationError(path, patternMessage(error.params['pattern'] as string));
+    case 'format':
+      return new XapiValidationError(path, error.params['format'] === languageTagFormat ? 'must be an RFC 5646 language tag' : 'has an invalid format');
     case 'const':
       return new XapiValidationError(path, `must be ${JSON.stringify(error.params['allowedValue'])}`);
     case 'enum':
@@ -74,7 +76,6 @@ function describe(base: string, error: ErrorObject): XapiValidationError {
 function patternMessage(pattern: string): string {
   if (pattern.startsWith('^[A-Za-z][A-Za-z0-9+.-]*:')) return 'must be an absolute IRI';
   if (pattern.startsWith('^[0-9a-fA-F]{8}')) return 'must be a UUID';
-  if (pattern.startsWith('^(?:(?:[A-Za-z]{2,3}')) return 'must be an RFC 5646 language tag';
   if (pattern.includes('2\\.0')) return 'must be a 1.0.x or 2.0.x version';
   if (pattern.startsWith('^1\\.0')) return 'must be a 1.0.x version (xAPI 1.0.3)';
   if (pattern.startsWith('^[0-9a-fA-F]{56')) return 'must be a SHA-2 hash in hexadecimal';
@@ -107,6 +108,7 @@ export class StatementValidator {
   constructor() {
     // allErrors off: the first problem is enough for a 400 and validation stays fast.
     const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
+    ajv.addFormat(languageTagFormat, isLanguageTag);
     const activity = ajv.compile(activitySchema);
     const statementRef = ajv.compile(statementRefSchema);
     const build = (version: XapiVersion): Compiled => ({
