@@ -198,6 +198,20 @@ describe.each(versions)('xAPI %s', (version) => {
     expect((await c().post('/xapi/statements').send({ ...statement(), authority: group })).status).toBe(400);
   });
 
+  it.each([
+    ['mbox', 'mailto:bob@example.com'],
+    ['mbox_sha1sum', 'cd9b00a5611f94eaa7b1661edab976068e364975'],
+    ['openid', 'http://openid.example.org/12345'],
+    ['account', { homePage: 'http://www.example.com', name: 'xAPI account name' }],
+  ])('Data 2.4.9 — an authority Group must be anonymous: one with %s is refused (ADL XAPI-00098)', async (ifi, value) => {
+    const oauth = [{ account: { homePage: 'http://example.com/xAPI/OAuth/Token', name: 'oauth_consumer_x75db' } }, { mbox: 'mailto:bob@example.com' }];
+    const res = await c().post('/xapi/statements').send({ ...statement(), authority: { objectType: 'Group', member: oauth, [ifi]: value } });
+    expect(res.status, res.text).toBe(400);
+    expect(res.text).toContain(`authority.${ifi}`);
+    // The anonymous OAuth pair itself is a valid authority (then replaced by the credential's).
+    expect((await c().post('/xapi/statements').send({ ...statement(), authority: { objectType: 'Group', member: oauth } })).status).toBe(200);
+  });
+
   it('Data 2.4.10 — the version property is kept as sent and defaulted per version when absent', async () => {
     const plain = await c().post('/xapi/statements').send(statement());
     expect((await fetchStatement(version, plain.body[0]))['version']).toBe(version === '2.0.0' ? '2.0.0' : '1.0.0');

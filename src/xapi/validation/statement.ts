@@ -130,8 +130,13 @@ export class StatementValidator {
     if (value['stored'] !== undefined && !parseTimestamp(value['stored'], version === '2.0.0' ? '2.0.0' : '1.0.3')) fail(at('stored'), 'must be an ISO 8601 timestamp with a time zone');
     if (value['authority'] !== undefined) {
       const authority = validateActor(value['authority'], at('authority'));
-      // An OAuth three-legged authority is a Group of exactly two Agents (1.0.3 Part 2 §2.4.9).
-      if (authority.objectType === 'Group' && (authority.member?.length ?? 0) !== 2) fail(at('authority.member'), 'a Group authority must have exactly two Agents');
+      // An OAuth three-legged authority is an anonymous Group of exactly two Agents, the
+      // application and the user (1.0.3 Part 2 §2.4.9; the ADL suite's XAPI-00098).
+      if (authority.objectType === 'Group') {
+        const ifi = (['mbox', 'mbox_sha1sum', 'openid', 'account'] as const).find((p) => authority[p] !== undefined);
+        if (ifi) fail(at(`authority.${ifi}`), 'a Group authority must be anonymous (an OAuth application and user, not an identified Group)');
+        if ((authority.member?.length ?? 0) !== 2) fail(at('authority.member'), 'a Group authority must have exactly two Agents');
+      }
     }
     return value as Statement;
   }
