@@ -138,3 +138,20 @@ const rewrittenRequests = new WeakSet<Request>();
 export function usedAlternateSyntax(req: Request): boolean {
   return rewrittenRequests.has(req);
 }
+
+/**
+ * Sends a JSON answer with `Content-Type: application/json` exactly. Express adds
+ * `; charset=utf-8` to string bodies; JSON has no charset parameter (RFC 8259 §11) and the
+ * spec names the bare type for Statement GETs (1.0.3 Part 3 §2.1.3), which ADL's suite
+ * compares literally. A Buffer body keeps the type as set. HEAD still gets the headers only.
+ */
+export function sendJson(res: Response, status: number, value: unknown): void {
+  sendJsonText(res, status, JSON.stringify(value));
+}
+
+/** `sendJson` for JSON already serialized (statement bodies are stored as text). */
+export function sendJsonText(res: Response, status: number, text: string): void {
+  res.status(status).setHeader('Content-Type', 'application/json');
+  res.send(Buffer.from(text));
+}
+

@@ -38,6 +38,22 @@ describe.each(versions)('xAPI %s', (version) => {
     expect(res.body.statements).toBeUndefined();
   });
 
+  it('Communication 2.1.3 — without attachments=true the answer\'s Content-Type is exactly application/json (ADL suite, Data 2.4.11)', async () => {
+    const [id] = await post(version, statement());
+    for (const query of [`statementId=${id}`, `statementId=${id}&attachments=false`, 'attachments=false&limit=1', 'limit=1']) {
+      const res = await c().get(`/xapi/statements?${query}`);
+      expect(res.status, query).toBe(200);
+      expect(res.headers['content-type'], query).toBe('application/json');
+      const head = await c().head(`/xapi/statements?${query}`);
+      expect(head.headers['content-type'], query).toBe('application/json');
+      expect(head.headers['content-length'], query).toBe(res.headers['content-length']);
+    }
+    for (const path of ['/xapi/about', '/xapi/activities?activityId=http%3A%2F%2Fexample.com%2Fa', `/xapi/agents?agent=${enc({ mbox: 'mailto:someone@example.com' })}`]) {
+      expect((await c().get(path)).headers['content-type'], path).toBe('application/json');
+    }
+    expect((await c().post('/xapi/statements').send(statement())).headers['content-type']).toBe('application/json');
+  });
+
   it('Communication 2.1.3 — an unknown statementId is 404; statementId and voidedStatementId together are 400', async () => {
     expect((await c().get(`/xapi/statements?statementId=${randomUUID()}`)).status).toBe(404);
     expect((await c().get(`/xapi/statements?statementId=${randomUUID()}&voidedStatementId=${randomUUID()}`)).status).toBe(400);

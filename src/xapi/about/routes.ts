@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { AppDeps } from '../../deps.js';
 import { version as cairnVersion } from '../../version.js';
-import { supportedVersions } from '../http.js';
+import { sendJson, supportedVersions } from '../http.js';
 
 /**
  * GET /xapi/about (xAPI 1.0.3 Part 3 §2.8): public, no version header needed. The extensions
@@ -11,7 +11,7 @@ export function aboutRouter(deps: AppDeps): Router {
   const router = Router();
   router.get('/about', (_req, res) => {
     res.locals['route'] = '/xapi/about';
-    res.json({
+    sendJson(res, 200, {
       version: [...supportedVersions],
       extensions: {
         'https://cairn.dev/xapi/extensions/lrs': {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { AppError } from '../../errors/index.js';
 import type { XapiResourceDeps } from '../index.js';
-import { requirePermission } from '../http.js';
+import { requirePermission, sendJson } from '../http.js';
 import { isAbsoluteIri } from '../validation/primitives.js';
 import { findActivity } from './repository.js';
 
@@ -22,7 +22,7 @@ export function activitiesRouter(deps: XapiResourceDeps): Router {
     if (activityId === undefined) throw new AppError('bad_request', 'The activityId parameter is required.');
     if (typeof activityId !== 'string' || !isAbsoluteIri(activityId)) throw new AppError('bad_request', 'The activityId parameter must be an absolute IRI.');
     const row = await findActivity(deps.db, ctx.credential.storeId, activityId);
-    res.status(200).json({ objectType: 'Activity', id: activityId, ...(row?.definition ? { definition: row.definition } : {}) });
+    sendJson(res, 200, { objectType: 'Activity', id: activityId, ...(row?.definition ? { definition: row.definition } : {}) });
   });
   return router;
 }

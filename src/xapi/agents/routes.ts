@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { AppError } from '../../errors/index.js';
 import type { XapiResourceDeps } from '../index.js';
-import { requirePermission } from '../http.js';
+import { requirePermission, sendJson } from '../http.js';
 import { ifiKey, ifiProperties, parseAgentParameter } from '../validation/agent.js';
 import { findIdentity } from './repository.js';
 
@@ -25,7 +25,7 @@ export function agentsRouter(deps: XapiResourceDeps): Router {
     const names = [...new Set([...rows.map((r) => r.name), agent.name ?? ''])].filter((n) => n !== '');
     if (names.length > 0) person['name'] = names;
     for (const p of ifiProperties) if (agent[p] !== undefined) person[p] = [agent[p]];
-    res.status(200).json({ objectType: 'Person', ...person });
+    sendJson(res, 200, { objectType: 'Person', ...person });
   });
   return router;
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Router, type Request, type Response } from 'express';
 import { AppError } from '../../errors/index.js';
-import { readBody, requirePermission } from '../http.js';
+import { readBody, requirePermission, sendJson } from '../http.js';
 import type { XapiResourceDeps } from '../index.js';
 import { failedPrecondition, parsePreconditions, quoteEtag } from './preconditions.js';
 import type { DocumentIdentity, DocumentScope } from './repository.js';
@@ -48,7 +48,7 @@ async function handle(deps: XapiResourceDeps, spec: ResourceSpec, method: Docume
     if (method === 'GET') {
       const { ids, lastModified } = await service.listDocuments(deps, scope, params.since);
       if (lastModified) res.setHeader('Last-Modified', lastModified.toUTCString());
-      res.status(200).json(ids);
+      sendJson(res, 200, ids);
       return;
     }
     await service.deleteDocuments(deps, scope);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { AppError } from '../../errors/index.js';
 import type { XapiResourceDeps } from '../index.js';
-import { readBody, requirePermission, type XapiRequestContext } from '../http.js';
+import { readBody, requirePermission, sendJson, sendJsonText, type XapiRequestContext } from '../http.js';
 import { readsOnlyOwnStatements } from '../auth/scopes.js';
 import { isUuid } from '../validation/primitives.js';
 import { activityIds, canonicalStatement, idsStatement, parseAcceptLanguage, type StatementFormat } from './format.js';
@@ -53,7 +53,7 @@ export function statementsRouter(deps: XapiResourceDeps): Router {
     const { statements, parts } = await readStatements(req, deps.config.xapiBodyLimitBytes);
     const single = !Array.isArray(statements);
     const ids = await service.store({ credential: ctx.credential, version: ctx.version, statements: single ? [statements] : statements, single, parts });
-    res.status(200).json(ids);
+    sendJson(res, 200, ids);
   });
 
   router.get('/statements', async (req, res) => {
@@ -165,7 +165,7 @@ async function formatStatements(deps: XapiResourceDeps, ctx: XapiRequestContext,
  */
 async function send(res: Response, deps: XapiResourceDeps, ctx: XapiRequestContext, body: string, statements: string[], attachments: boolean): Promise<void> {
   if (!attachments) {
-    res.status(200).type('application/json').send(body);
+    sendJsonText(res, 200, body);
     return;
   }
   const hashes = new Set<string>();
