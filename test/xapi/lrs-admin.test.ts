@@ -166,6 +166,61 @@ describe('LRS admin API', () => {
     expect(await t.deps.db('xapi_document_blob_deletions').where({ blob_key: blobKey })).toEqual([]);
   });
 
+  it('a purge waits for a batch that is recording the same attachment, then keeps the blob', async () => {
+    const content = `recorded meanwhile ${randomUUID()}`;
+    await postWithAttachments(statement({ actor: { mbox: `mailto:race-${randomUUID()}@example.com` } }), [content]);
+    const blobKey = `xapi/${storeId}/attachments/${sha256(content)}`;
+    // As after an erasure: the row gone, the key queued; then a batch declaring the same content
+    // has put the blob and is inserting the row when the purge runs.
+    await t.deps.db('xapi_attachments').where({ store_id: storeId, sha2: sha256(content) }).del();
+    await t.deps.db('xapi_document_blob_deletions').insert({ blob_key: blobKey });
+    const batch = await t.deps.db.transaction();
+    try {
+      await batch('xapi_attachments').insert({ store_id: storeId, sha2: sha256(content), content_type: 'text/plain', length: Buffer.byteLength(content) });
+      let purged = false;
+      const purge = purgeQueuedDocumentBlobs(t.deps, { only: [blobKey] }).then((n) => { purged = true; return n; });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(purged).toBe(false);
+      expect(await t.deps.blobs.head(blobKey)).toBeDefined();
+      await batch.commit();
+      expect(await purge).toBe(1);
+    } finally {
+      if (!batch.isCompleted()) await batch.rollback();
+    }
+    expect(await t.deps.blobs.head(blobKey)).toBeDefined();
+    expect(await t.deps.db('xapi_document_blob_deletions').where({ blob_key: blobKey })).toEqual([]);
+    expect(await t.deps.db('xapi_attachments').where({ store_id: storeId, sha2: sha256(content) }).first('length')).toEqual({ length: String(Buffer.byteLength(content)) });
+  });
+
+  it('a batch whose attachment content a purge deleted before the batch recorded it writes the content again', async () => {
+    const content = `purged in between ${randomUUID()}`;
+    const blobKey = `xapi/${storeId}/attachments/${sha256(content)}`;
+    // Queued by an earlier erasure of a statement with the same content; the purge runs between
+    // the batch's blob put and its insert (where a concurrent purge can strike).
+    await t.deps.db('xapi_document_blob_deletions').insert({ blob_key: blobKey });
+    const blobs = t.deps.blobs;
+    const put = blobs.put.bind(blobs);
+    let purgedInBetween = 0;
+    blobs.put = async (key, body, options) => {
+      const written = await put(key, body, options);
+      if (key === blobKey && purgedInBetween === 0) purgedInBetween = await purgeQueuedDocumentBlobs(t.deps, { only: [blobKey] });
+      return written;
+    };
+    try {
+      const id = await postWithAttachments(statement({ actor: { mbox: `mailto:race-${randomUUID()}@example.com` } }), [content]);
+      expect(purgedInBetween).toBe(1);
+      expect(await blobs.head(blobKey)).toBeDefined();
+      const back = await xapi().get(`/xapi/statements?statementId=${id}&attachments=true`).buffer(true).parse((r, cb) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => cb(null, Buffer.concat(chunks)));
+      });
+      expect((back.body as Buffer).toString()).toContain(content);
+    } finally {
+      blobs.put = put;
+    }
+  });
+
   it('deleting a store removes its statements, relation rows, activities and identities (and only its own)', async () => {
     const admin = await t.login();
     const store = await admin.post('/api/v1/lrs/stores').send({ name: `Doomed ${randomUUID()}` });

@@ -172,15 +172,36 @@ export async function claimQueuedBlobDeletions(db: Queryable, limit: number, onl
   return rows.map((r) => r.blob_key);
 }
 
+/** Marks a reservation row: never committed, never a real attachment's length. */
+const reservedLength = -1;
+
 /**
- * Whether a queued key is an attachment's content that a statement declares again (the queue
- * also holds attachments freed by an erasure, admin/repository.ts); such a blob stays.
+ * For a queued key that is an attachment's content (the queue also holds attachments freed by
+ * an erasure, admin/repository.ts): whether its blob may be deleted. A statement may declare
+ * the same content again at any moment, so a check-then-delete would race with it; instead
+ * the attachment's row is *reserved* — a placeholder inserted in the caller's transaction —
+ * so a statement batch recording the attachment meanwhile waits for that transaction, and one
+ * that recorded it first makes the reservation fail. Returns `in_use` (keep the blob),
+ * `reserved` (delete it, then `releaseAttachmentReservations` before committing), or
+ * `not_attachment` (a document's blob, no such rule).
  */
-export async function isStoredAttachment(db: Queryable, blobKey: string): Promise<boolean> {
+export async function reserveAttachmentForDeletion(db: Queryable, blobKey: string): Promise<'in_use' | 'reserved' | 'not_attachment'> {
   const attachment = parseAttachmentKey(blobKey);
-  if (!attachment) return false;
-  const row = await db('xapi_attachments').where({ store_id: attachment.storeId, sha2: attachment.sha2 }).first('sha2');
-  return row !== undefined;
+  if (!attachment) return 'not_attachment';
+  const result = await db.raw<{ rows: unknown[] }>(
+    `insert into xapi_attachments (store_id, sha2, content_type, length) values (?, ?, '', ?)
+     on conflict (store_id, sha2) do nothing returning sha2`,
+    [attachment.storeId, attachment.sha2, reservedLength],
+  );
+  return result.rows.length > 0 ? 'reserved' : 'in_use';
+}
+
+/** Removes the placeholders `reserveAttachmentForDeletion` made for these keys. */
+export async function releaseAttachmentReservations(db: Queryable, blobKeys: readonly string[]): Promise<void> {
+  for (const key of blobKeys) {
+    const attachment = parseAttachmentKey(key);
+    if (attachment) await db('xapi_attachments').where({ store_id: attachment.storeId, sha2: attachment.sha2, length: reservedLength }).del();
+  }
 }
 
 export async function forgetBlobDeletions(db: Queryable, blobKeys: readonly string[]): Promise<void> {

@@ -271,21 +271,26 @@ export async function purgeQueuedDocumentBlobs(deps: Pick<DocumentDeps, 'db' | '
   if (options.only && options.only.length === 0) return 0;
   try {
     return await withTransaction(deps.db, async (tx) => {
-      const keys = await repo.claimQueuedBlobDeletions(tx, options.limit ?? 100, options.only);
+      // Sorted: attachment rows are reserved in the order statement batches record them.
+      const keys = (await repo.claimQueuedBlobDeletions(tx, options.limit ?? 100, options.only)).sort();
       const done: string[] = [];
+      const reserved: string[] = [];
       for (const key of keys) {
+        // An erased statement's attachment a client has posted again since is in use again.
+        const attachment = await repo.reserveAttachmentForDeletion(tx, key);
+        if (attachment === 'in_use') {
+          done.push(key);
+          continue;
+        }
+        if (attachment === 'reserved') reserved.push(key);
         try {
-          // An erased statement's attachment a client has posted again since is in use again.
-          if (await repo.isStoredAttachment(tx, key)) {
-            done.push(key);
-            continue;
-          }
           await deps.blobs.delete(key);
           done.push(key);
         } catch (error) {
           deps.log.warn({ err: error, key }, 'could not delete a document blob; it stays queued');
         }
       }
+      await repo.releaseAttachmentReservations(tx, reserved);
       await repo.forgetBlobDeletions(tx, done);
       return done.length;
     });

@@ -45,6 +45,8 @@ export interface BatchInsert {
 
 export interface BatchResult {
   readonly inserted: Set<string>;
+  /** SHA-2s of the attachments this batch was the first to record in the store. */
+  readonly newAttachments: readonly string[];
   /** `stored` of the batch, milliseconds, as written into the statements. */
   readonly stored: string;
 }
@@ -123,7 +125,10 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     ${hasAttachments ? `attachment_rows as (
       insert into xapi_attachments (store_id, sha2, content_type, length)
       select $1, a.sha2, a.content_type, a.length from json_to_recordset($8::json) as a(sha2 text, content_type text, length bigint)
+      -- The order blob purges reserve rows in (documents/service.ts): no waiting in a cycle.
+      order by a.sha2
       on conflict (store_id, sha2) do nothing
+      returning sha2
     ),` : ''}
     ${hasDefinitions ? `definition_rows as (
       insert into xapi_activities (store_id, activity_id, definition, trusted)
@@ -149,6 +154,7 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     )` : ''}
     select xapi_abort_on_conflict(case when $4 then (select count(*) from input) - (select count(*) from ins) else 0 end) as ok,
       (select coalesce(json_agg(ins.id), '[]'::json) from ins) as inserted,
+      ${hasAttachments ? `(select coalesce(json_agg(sha2), '[]'::json) from attachment_rows)` : `'[]'::json`} as new_attachments,
       (select stored_text from clock) as stored`;
   const values = [
     batch.storeId,
@@ -163,9 +169,9 @@ export async function insertBatch(db: Queryable, batch: BatchInsert): Promise<Ba
     JSON.stringify(batch.identities.map((g) => ({ k: g.key, n: g.name, f: g.ifi }))),
   ];
   // A named (prepared) statement: PostgreSQL parses and plans this CTE once per connection.
-  const rows = await preparedQuery<{ inserted: string[]; stored: string }>(db, `xapi_insert_batch_${batch.trusted ? 't' : 'u'}${hasVoiding ? 'v' : ''}${hasAttachments ? 'a' : ''}${hasDefinitions ? 'd' : ''}${hasIdentities ? 'i' : ''}`, text, values);
+  const rows = await preparedQuery<{ inserted: string[]; new_attachments: string[]; stored: string }>(db, `xapi_insert_batch_${batch.trusted ? 't' : 'u'}${hasVoiding ? 'v' : ''}${hasAttachments ? 'a' : ''}${hasDefinitions ? 'd' : ''}${hasIdentities ? 'i' : ''}`, text, values);
   const row = rows[0]!;
-  return { inserted: new Set(row.inserted), stored: row.stored };
+  return { inserted: new Set(row.inserted), newAttachments: row.new_attachments, stored: row.stored };
 }
 
 interface PgConnection {

@@ -175,7 +175,8 @@ export class StatementService {
     if (voidedInBatch.size === 0 && prepared.length > 0) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await repo.insertBatch(this.deps.db, batch);
+          const result = await repo.insertBatch(this.deps.db, batch);
+          await this.restorePurgedContent(credential.storeId, contents, result.newAttachments);
           this.remember(credential.storeId, trusted, definitionRows, identityRows);
           return prepared.map((p) => p.id);
         } catch (error) {
@@ -192,7 +193,7 @@ export class StatementService {
       }
     }
     if (prepared.length === 0) return [];
-    await withTransaction(this.deps.db, async (tx) => {
+    const newAttachments = await withTransaction(this.deps.db, async (tx) => {
       if (voidedInBatch.size > 0) {
         const targets = await repo.findStatements(tx, credential.storeId, [...voidedInBatch]);
         const voiding = targets.find((t) => t.voids !== null);
@@ -210,9 +211,29 @@ export class StatementService {
           }
         }
       }
+      return result.newAttachments;
     });
+    await this.restorePurgedContent(credential.storeId, contents, newAttachments);
     this.remember(credential.storeId, trusted, definitionRows, identityRows);
     return prepared.map((p) => p.id);
+  }
+
+  /**
+   * The content was put before the rows were written, and a purge of an erased statement's
+   * attachment (documents/service.ts) may have deleted that very blob in between: it reserves
+   * the attachment row, so it can only have done so before this batch recorded the row, and
+   * never after. So a batch that was first to record an attachment checks its blob once the
+   * row is committed and puts it back if it went. A batch that found the row there needs no
+   * check: the purge saw it too and kept the blob.
+   */
+  private async restorePurgedContent(storeId: string, contents: ReadonlyMap<string, { body: Buffer; contentType: string }>, firstRecorded: readonly string[]): Promise<void> {
+    for (const sha2 of firstRecorded) {
+      const part = contents.get(sha2);
+      const key = attachmentKey(storeId, sha2);
+      if (!part || (await this.deps.blobs.head(key))) continue;
+      this.deps.log.warn({ key }, 'attachment content deleted by a concurrent erasure purge; writing it again');
+      await this.deps.blobs.put(key, part.body, { contentType: part.contentType, contentLength: part.body.length });
+    }
   }
 
   private remember(storeId: string, trusted: boolean, definitions: Array<[string, Record<string, unknown>]>, identities: Array<[string, unknown]>): void {
