@@ -154,4 +154,3 @@ export function sendJsonText(res: Response, status: number, text: string): void 
   res.status(status).setHeader('Content-Type', 'application/json');
   res.send(Buffer.from(text));
 }
-

@@ -79,8 +79,9 @@ function attachmentHashes(statement: Statement): string[] {
  * declares them; after an erasure, the ones no remaining statement declares are personal data
  * with no owner. Their rows go in this transaction and their blobs are queued for deletion
  * (`xapi_document_blob_deletions`; purged after the commit, which keeps a blob a client has
- * declared again meanwhile: documents/repository.ts reserveAttachmentForDeletion). Finding the remaining references scans the store's
- * statements that carry attachments — an erasure is rare, and no index is kept for it.
+ * declared again meanwhile: reserveAttachmentForDeletion in documents/repository.ts). Finding
+ * the remaining references scans the store's statements that carry attachments — an erasure
+ * is rare, and no index is kept for it.
  */
 async function forgetUnreferencedAttachments(db: Queryable, storeId: string, hashes: readonly string[]): Promise<string[]> {
   const candidates = [...new Set(hashes)];
