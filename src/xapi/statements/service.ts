@@ -174,11 +174,9 @@ export class StatementService {
 
     if (voidedInBatch.size === 0 && prepared.length > 0) {
       for (let attempt = 0; ; attempt++) {
+        let result: repo.BatchResult;
         try {
-          const result = await repo.insertBatch(this.deps.db, batch);
-          await this.restorePurgedContent(credential.storeId, contents, result.newAttachments);
-          this.remember(credential.storeId, trusted, definitionRows, identityRows);
-          return prepared.map((p) => p.id);
+          result = await repo.insertBatch(this.deps.db, batch);
         } catch (error) {
           const code = pgCode(error);
           // A deadlock or serialization failure stored nothing: try again, as withTransaction does.
@@ -190,6 +188,9 @@ export class StatementService {
           // An id exists already: redo in a transaction that compares the statements.
           break;
         }
+        await this.restorePurgedContent(credential.storeId, contents, result.newAttachments);
+        this.remember(credential.storeId, trusted, definitionRows, identityRows);
+        return prepared.map((p) => p.id);
       }
     }
     if (prepared.length === 0) return [];
