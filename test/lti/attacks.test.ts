@@ -83,6 +83,8 @@ describe('LTI launch attacks: each refused with its own code, shown to the learn
 
   it('wrong aud → aud_mismatch; an extra untrusted audience → aud_mismatch', async () => {
     const wrong = await runLaunch(fx, { tweak: { claims: (c) => ({ ...c, aud: 'someone-else' }) } });
+    // Security Framework 1.0 §5.1.3 (3): "The request message will be rejected with a HTTP code of 401."
+    expect(wrong.launch.status).toBe(401);
     await expectRefused(fx, wrong.launch, 'aud_mismatch', 'aud');
     const extra = await runLaunch(fx, { tweak: { claims: (c) => ({ ...c, aud: [fx.platform.clientId, 'untrusted'], azp: fx.platform.clientId }) } });
     await expectRefused(fx, extra.launch, 'aud_mismatch', 'aud');

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { expect } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { TestPlatform, type PlatformUser, type TokenTweak } from './platform/platform.js';
+import { ltiErrorCatalogue, type LtiErrorCode } from '../../src/lti/core/errors.js';
 
 export const roles = {
   learner: 'http://purl.imsglobal.org/vocab/lis/v2/membership#Learner',
@@ -112,6 +113,9 @@ export async function lastLaunch(fx: LtiFixture): Promise<Record<string, unknown
 /** Asserts a refused launch: a human HTML page naming the code, and the launch-log entry it refers to, with the failed step. */
 export async function expectRefused(fx: LtiFixture, res: request.Response, code: string, step?: string): Promise<Record<string, unknown>> {
   expect(res.headers['content-type']).toMatch(/text\/html/);
+  // Each refusal has its own HTTP status (e.g. 401 for a token the tool cannot trust, as
+  // Security Framework §5.1.3 asks of a wrong audience), not only its own code.
+  expect(res.status, `HTTP status of ${code}`).toBe(ltiErrorCatalogue[code as LtiErrorCode].status);
   expect(res.text).toContain(`<code>${code}</code>`);
   expect(res.text).not.toMatch(/at .*\.ts:\d+|Error:|stack/i);
   const reference = /<code>([0-9a-f-]{36})<\/code>/.exec(res.text)?.[1];
