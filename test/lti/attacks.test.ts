@@ -198,6 +198,18 @@ describe('LTI launch attacks: each refused with its own code, shown to the learn
     await expectRefused(fx, login, 'target_link_uri_invalid', 'login');
   });
 
+  it('a token whose deployment_id differs from the login\'s lti_deployment_id → deployment_mismatch (LTI Core §4.1)', async () => {
+    // Both deployments are registered, so only the login/launch comparison can refuse it.
+    const added = await fx.admin.post(`/api/v1/lti/platforms/${fx.platformId}/deployments`).send({ client_id: fx.platform.clientId, deployment_id: 'deployment-other' });
+    expect(added.status, added.text).toBe(201);
+    const flow = await runLaunch(fx, { tweak: { claims: (c) => ({ ...c, [claim('deployment_id')]: 'deployment-other' }) } });
+    const entry = await expectRefused(fx, flow.launch, 'deployment_mismatch', 'login_deployment');
+    expect(entry['detail']).toContain('deployment-other');
+    // Without lti_deployment_id at login (it is optional) the same token is accepted.
+    const unhinted = await runLaunch(fx, { extraLoginParams: { lti_deployment_id: '' }, tweak: { claims: (c) => ({ ...c, [claim('deployment_id')]: 'deployment-other' }) } });
+    expect(unhinted.launch.status, unhinted.launch.text).toBe(303);
+  });
+
   it('the platform answering with an OIDC error → platform_error; an unknown issuer → registration_unknown; a disabled platform → registration_disabled', async () => {
     const a = await loginAndAuthorize();
     const res = await a.agent.post('/lti/launch').type('form').send({ error: 'login_required', error_description: 'The user is not logged in', state: a.fields['state']! });

@@ -73,7 +73,7 @@ describe('LTI 1.3 tool: login → platform authentication → launch → provisi
 
     const entry = await lastLaunch(fx);
     expect(entry).toMatchObject({ outcome: 'success', error_code: null, user_id: user.id, course_id: course.id, message_type: 'LtiResourceLinkRequest', subject: learner.sub, resource_link_id: 'link-link-learner', deployment_id: fx.platform.deploymentId });
-    expect(entry['steps_passed']).toEqual(['state', 'id_token', 'browser', 'format', 'alg', 'kid', 'signature', 'iss', 'aud', 'azp', 'exp', 'iat', 'nonce', 'deployment', 'message_type', 'version', 'claims', 'roles', 'target_link_uri', 'provisioning']);
+    expect(entry['steps_passed']).toEqual(['state', 'id_token', 'browser', 'format', 'alg', 'kid', 'signature', 'iss', 'aud', 'azp', 'exp', 'iat', 'nonce', 'deployment', 'message_type', 'version', 'claims', 'roles', 'target_link_uri', 'login_deployment', 'provisioning']);
   });
 
   it('the landing page works from its token alone: a browser without Cairn cookies sees it, a tampered token gets the expired-link page', async () => {

@@ -86,7 +86,8 @@ export async function runLaunch(fx: LtiFixture, options: FlowOptions = {}): Prom
     login_hint: options.loginHint ?? 'learner-hint',
     target_link_uri: fx.platform.toolTargetLinkUri,
     lti_message_hint: options.messageHint ?? 'link-1',
-    lti_deployment_id: fx.platform.deploymentId,
+    // What a platform announces at login is the deployment of the link being launched.
+    lti_deployment_id: fx.platform.links.get(options.messageHint ?? 'link-1')?.deploymentId ?? fx.platform.deploymentId,
     ...(options.clientId === null ? {} : { client_id: options.clientId ?? fx.platform.clientId }),
     ...options.extraLoginParams,
   };

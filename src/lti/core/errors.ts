@@ -42,6 +42,7 @@ export const ltiErrorCatalogue = {
   claim_missing: { status: 400, title: 'Required claim missing', hint: 'A claim the message type requires is absent.' },
   claim_invalid: { status: 400, title: 'Invalid claim', hint: 'A claim has the wrong type or shape.' },
   target_link_uri_mismatch: { status: 400, title: 'Target link changed', hint: 'The token\'s target_link_uri differs from the one given at login.' },
+  deployment_mismatch: { status: 400, title: 'Deployment changed', hint: 'The token\'s deployment_id differs from the lti_deployment_id given at login.' },
 
   // After validation
   context_expired: { status: 401, title: 'Link expired', hint: 'This page was opened from a launch more than two hours ago, or its link is damaged. Open the activity again from your course.' },

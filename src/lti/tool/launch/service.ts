@@ -16,7 +16,7 @@ import { findStateWithRegistration } from './repository.js';
 import { launchHandlers } from './handlers.js';
 import { bindingName, launchPath, loginPath, sha256 } from './login.js';
 
-export type LaunchStep = 'login' | 'state' | 'id_token' | 'browser' | ValidationStep | 'target_link_uri' | 'provisioning';
+export type LaunchStep = 'login' | 'state' | 'id_token' | 'browser' | ValidationStep | 'target_link_uri' | 'login_deployment' | 'provisioning';
 
 export type LaunchOutcome =
   | { readonly kind: 'redirect'; readonly location: string; readonly clearCookie?: string; readonly launchId: string }
@@ -136,6 +136,13 @@ export async function completeLaunch(deps: AppDeps, form: Readonly<Record<string
         throw new LaunchRefusal(new LtiError('target_link_uri_mismatch', `The token's target_link_uri is ${validated.targetLinkUri.slice(0, 300)}; the login named ${row.target_link_uri.slice(0, 300)}.`), 'target_link_uri', steps, validated.payload);
       }
       steps.push('target_link_uri');
+      // LTI Core 1.3 §4.1 (login initiation): lti_deployment_id, when sent, "MUST contain the
+      // same deployment id" as the launch's deployment_id claim.
+      const loginDeployment = row.login.lti_deployment_id;
+      if (loginDeployment !== undefined && loginDeployment !== validated.deploymentId) {
+        throw new LaunchRefusal(new LtiError('deployment_mismatch', `The token's deployment_id is ${validated.deploymentId.slice(0, 255)}; the login named ${loginDeployment}.`), 'login_deployment', steps, validated.payload);
+      }
+      steps.push('login_deployment');
       try {
         const handler = launchHandlers.find((h) => h.messageType === validated.messageType)!;
         const made = await provision(tx, { tenantId: reg.platform.tenant_id, deployment: result.deployment, message: validated, now });
