@@ -181,6 +181,20 @@ describe('NRPS roster sync', () => {
     }
   });
 
+  it('an empty membership for a course with LTI enrollments fails the sync and deactivates nobody', async () => {
+    roster([]);
+    try {
+      const res = await admin.post(`/api/v1/lti/contexts/${contextRowId}/roster-syncs`);
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const done = await finished(res.body.id);
+      expect(done).toMatchObject({ status: 'failed', attempts: 1 });
+      expect(done['error']).toContain('empty membership');
+      expect(await enrollmentOf(learner.sub)).toMatchObject({ status: 'active' });
+    } finally {
+      roster(baseRoster());
+    }
+  });
+
   it('a membership container about another context is refused', async () => {
     fx.services.rosters.set(context, { contextId: 'some-other-course', members: [] });
     try {

@@ -181,6 +181,11 @@ export async function deactivateMember(db: Queryable, courseId: string, userId: 
   return (await db('enrollments').where({ course_id: courseId, user_id: userId, source: 'lti', status: 'active' }).update({ status: 'inactive', updated_at: now })) === 1;
 }
 
+/** Whether the course has any active enrollment made by LTI (launches or rosters). */
+export async function hasActiveLtiEnrollments(db: Queryable, courseId: string): Promise<boolean> {
+  return (await db('enrollments').where({ course_id: courseId, source: 'lti', status: 'active' }).first('id')) !== undefined;
+}
+
 /** LTI enrollments of members the roster no longer lists at all. */
 export async function deactivateAbsent(db: Queryable, courseId: string, presentUserIds: readonly string[], now: Date): Promise<number> {
   return db('enrollments').where({ course_id: courseId, source: 'lti', status: 'active' })

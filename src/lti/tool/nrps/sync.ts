@@ -178,6 +178,13 @@ export async function runRosterSync(deps: RosterDeps, syncId: string, jobId: str
     if (typeof url !== 'string' || url === '') throw new ServiceCallError('No launch of this course carried a Names and Role Provisioning claim.', { retryable: false, stage: 'configuration' });
     const roster = await fetchRoster(deps, { platform: target.platform, client: target.client }, url, target.context.context_id);
     pages = roster.pages;
+    // An empty membership would deactivate every LTI enrollment of the course. Platforms send
+    // one when the tool has lost the right to read the roster or by mistake, not for a course
+    // people are launching from: keep the enrollments and say why (a course really emptied in
+    // the LMS keeps its enrollments until an administrator deactivates them).
+    if (roster.members.length === 0 && await repo.hasActiveLtiEnrollments(deps.db, target.context.course_id)) {
+      throw new ServiceCallError('The platform returned an empty membership for a course with active LTI enrollments; they were left as they were.', { retryable: false, stage: 'membership', status: 200 });
+    }
     const counts = await withTransaction(deps.db, async (tx) => {
       const now = deps.clock.now();
       const applied = await applyRoster(tx, { tenantId: target.context.tenant_id, issuer: target.platform.issuer, courseId: target.context.course_id, members: roster.members, now });
