@@ -149,8 +149,8 @@ describe('Deep Linking: picker → selection → signed LtiDeepLinkingResponse',
     expect((again.payload[dl('content_items')] as Record<string, unknown>[])[0]).not.toHaveProperty('lineItem');
   });
 
-  it('accept_multiple false: one radio choice; two choices are refused on the picker and the request stays usable', async () => {
-    const path = await openPicker({ accept_multiple: false, accept_presentation_document_targets: ['window'] });
+  it.each([['false', false], ['absent (the spec gives no default)', undefined]])('accept_multiple %s: one radio choice; two choices are refused on the picker and the request stays usable', async (_label, acceptMultiple) => {
+    const path = await openPicker({ accept_multiple: acceptMultiple, accept_presentation_document_targets: ['window'] });
     const page = await fx.t.agent().get(path);
     expect(page.text).toMatch(/type="radio" name="choice"/);
     expect(page.text).not.toMatch(/type="checkbox" name="choice"/);

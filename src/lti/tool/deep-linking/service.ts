@@ -142,7 +142,9 @@ export async function renderPicker(deps: AppDeps, token: string, q: string | und
   const course = request.course_id ? await findCourse(deps.db, request.tenant_id, request.course_id) : undefined;
   const packages = await repo.listPickablePackages(deps.db, request.tenant_id, q, listLimit);
   const items = course ? await repo.listPickableItems(deps.db, course.id, q, listLimit) : [];
-  const multiple = settings.accept_multiple !== false;
+  // Deep Linking 2.0 gives accept_multiple no default: several items go only to a platform that
+  // said it takes them (one that did not may keep the first, or refuse the whole response).
+  const multiple = settings.accept_multiple === true;
   const inputType = multiple ? 'checkbox' : 'radio';
   const option = (value: string, title: string, detail: string) =>
     `<li><label><input type="${inputType}" name="choice" value="${escapeHtml(value)}"> ${escapeHtml(title)} <span class="muted">· ${escapeHtml(detail)}</span></label></li>`;
@@ -248,7 +250,7 @@ export async function submitSelection(deps: AppDeps, token: string, form: Readon
   const raw = form['choice'];
   const choices = [...new Set((Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((c): c is string => typeof c === 'string'))].slice(0, 100);
   if (choices.length === 0) return { page: await renderPicker(deps, token, undefined, 'Choose at least one activity, or cancel.') };
-  if (choices.length > 1 && settings.accept_multiple === false) return { page: await renderPicker(deps, token, undefined, `${registration.platform.name} accepts one activity here; choose one.`) };
+  if (choices.length > 1 && settings.accept_multiple !== true) return { page: await renderPicker(deps, token, undefined, `${registration.platform.name} accepts one activity here; choose one.`) };
   const graded = form['graded'] === '1';
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const now = deps.clock.now();
