@@ -436,7 +436,11 @@ interface PlayerConfig {
     }
     if (sequenced && api) {
       const seqApi = api as Scorm2004Api;
-      const body = JSON.stringify({ state: seqApi.serializeSequencingState(), global_objectives: seqApi.renderCommitObject(false).globalObjectives ?? {} });
+      const body = JSON.stringify({
+        state: seqApi.serializeSequencingState(),
+        global_objectives: seqApi.renderCommitObject(false).globalObjectives ?? {},
+        shared_data: seqApi.captureSharedDataSnapshot?.() ?? {},
+      });
       navigator.sendBeacon(`${config.runtime}sequencing`, new Blob([body], { type: 'text/plain;charset=UTF-8' }));
     }
   });

@@ -314,4 +314,23 @@ describe('sessions and commits', () => {
     expectProblem(await content().get(`${player.runtime}state`), 403, 'forbidden');
     expectProblem(await content().post(`${player.runtime}scos/NOPE/sessions`).send('{}'), 404, 'not_found');
   });
+  it('2004 sequencing: an unload beacon without shared data keeps the stored adl.data (a window close must not wipe it)', async () => {
+    const c = await scormCourse(t, admin, tenantId, 'runtime-scorm2004-sequenced.zip');
+    const launched = await launch(c.learnerAgent, c);
+    expect(launched.status, JSON.stringify(launched.body)).toBe(200);
+    const { runtime } = await openPlayer(t, launched.body.launch_url);
+    const put = await content().put(`${runtime}sequencing`).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ state: '{"tree":1}', global_objectives: {}, shared_data: { notes: 'kept across sessions' } }));
+    expect(put.status, put.text).toBe(204);
+    // What an unload beacon of an older player sends: state and objectives only, as text/plain.
+    const beacon = await content().post(`${runtime}sequencing`).set('Content-Type', 'text/plain;charset=UTF-8')
+      .send(JSON.stringify({ state: '{"tree":2}', global_objectives: {} }));
+    expect(beacon.status, beacon.text).toBe(204);
+    const state = await content().get(`${runtime}state`);
+    expect(state.status, state.text).toBe(200);
+    expect(state.body.sequencing).toMatchObject({ state: '{"tree":2}', shared_data: { notes: 'kept across sessions' } });
+    // Sent explicitly, shared data is replaced as before.
+    await content().put(`${runtime}sequencing`).set('Content-Type', 'application/json').send(JSON.stringify({ state: '{"tree":3}', global_objectives: {}, shared_data: {} }));
+    expect((await content().get(`${runtime}state`)).body.sequencing).toMatchObject({ shared_data: {} });
+  });
 });

@@ -292,13 +292,16 @@ export async function findSequencing(db: Queryable, registrationId: string): Pro
   return db<SequencingRow>('scorm_sequencing_state').where({ registration_id: registrationId }).first();
 }
 
-export async function saveSequencing(db: Queryable, s: { registrationId: string; attemptId: string; state: string; globalObjectives: Record<string, unknown>; sharedData: Record<string, unknown> }, now: Date): Promise<void> {
+/** `sharedData` undefined keeps the stored shared data (or `{}` for a first save). */
+export async function saveSequencing(db: Queryable, s: { registrationId: string; attemptId: string; state: string; globalObjectives: Record<string, unknown>; sharedData: Record<string, unknown> | undefined }, now: Date): Promise<void> {
+  const shared = s.sharedData === undefined ? null : JSON.stringify(s.sharedData);
   await db.raw(
     `insert into scorm_sequencing_state (registration_id, attempt_id, state, global_objectives, shared_data, updated_at)
-     values (?, ?, ?, ?::jsonb, ?::jsonb, ?)
+     values (?, ?, ?, ?::jsonb, coalesce(?::jsonb, '{}'::jsonb), ?)
      on conflict (registration_id) do update set attempt_id = excluded.attempt_id, state = excluded.state,
-       global_objectives = excluded.global_objectives, shared_data = excluded.shared_data, updated_at = excluded.updated_at`,
-    [s.registrationId, s.attemptId, s.state, JSON.stringify(s.globalObjectives), JSON.stringify(s.sharedData), now],
+       global_objectives = excluded.global_objectives,
+       shared_data = coalesce(?::jsonb, scorm_sequencing_state.shared_data), updated_at = excluded.updated_at`,
+    [s.registrationId, s.attemptId, s.state, JSON.stringify(s.globalObjectives), shared, now, shared],
   );
 }
 

@@ -200,13 +200,15 @@ export class ScormRuntime {
     const b = body as Json;
     if (typeof b['state'] !== 'string' || b['state'].length > 1_000_000) throw new AppError('bad_request', '`state` must be the serialized sequencing state (a string up to 1,000,000 characters).');
     const objectives = b['global_objectives'] ?? {};
-    const shared = b['shared_data'] ?? {};
+    // Absent shared data (an older player's unload beacon) keeps what is stored: `{}` would wipe
+    // the course's adl.data stores.
+    const shared = b['shared_data'];
     if (typeof objectives !== 'object' || objectives === null || Array.isArray(objectives)) throw new AppError('bad_request', '`global_objectives` must be an object.');
-    if (typeof shared !== 'object' || shared === null || Array.isArray(shared)) throw new AppError('bad_request', '`shared_data` must be an object.');
+    if (shared !== undefined && (typeof shared !== 'object' || shared === null || Array.isArray(shared))) throw new AppError('bad_request', '`shared_data` must be an object.');
     const rollup = parseRollup(b['rollup']);
     const attempt = await repo.findAttempt(this.deps.db, claims.attemptId);
     if (!attempt || attempt.status === 'ended') throw new AppError('forbidden', 'This attempt has ended; its data can no longer change.');
-    await repo.saveSequencing(this.deps.db, { registrationId: claims.registrationId, attemptId: claims.attemptId, state: b['state'], globalObjectives: objectives as Json, sharedData: shared as Json }, this.deps.clock.now());
+    await repo.saveSequencing(this.deps.db, { registrationId: claims.registrationId, attemptId: claims.attemptId, state: b['state'], globalObjectives: objectives as Json, sharedData: shared as Json | undefined }, this.deps.clock.now());
     if (rollup) await this.recompute(claims, { rollup });
   }
 
