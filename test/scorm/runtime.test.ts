@@ -187,6 +187,38 @@ describe('sessions and commits', () => {
     expect(state.body).toMatchObject({ family: '1.2', learner: { id: c.learner.id, name: 'Jane Q Learner' }, attempt: { id: launched.attempt_id, number: 1 }, start_item: 'QUIZ', sequencing: null });
   });
 
+  it.each([
+    ['40 against mastery 60 → failed', 'completed', '40', 'failed'],
+    ['70 against mastery 60 → passed', 'completed', '70', 'passed'],
+    ['a SCO reporting passed below the mastery score → failed', 'passed', '59', 'failed'],
+    ['no raw score → the SCO\'s own status stands', 'completed', '', 'completed'],
+  ])('1.2 RTE 3.4.4 — the mastery score sets lesson_status on the final commit: %s', async (_title, status, raw, expected) => {
+    const c = await scormCourse(t, admin, tenantId, 'runtime-scorm12-quiz.zip');
+    const { commitUrl, launched } = await startQuiz(c);
+    // Mid-session commits are stored as sent.
+    const mid = await content().post(commitUrl).set('Content-Type', 'application/json').send(JSON.stringify({ ...quizCmi({ status, raw }), commitSequence: 1 }));
+    expect(mid.status, mid.text).toBe(200);
+    const final = await content().post(commitUrl).set('Content-Type', 'application/json').send(JSON.stringify({ ...quizCmi({ status, raw }), commitSequence: 2, terminate: true }));
+    expect(final.status, final.text).toBe(200);
+    await t.content.runtime.drain();
+    const attempt = await c.learnerAgent.get(`/api/v1/scorm/registrations/${launched.registration_id}/attempts/${launched.attempt_id}`);
+    expect(attempt.body.scos[0].cmi.core.lesson_status).toBe(expected);
+    expect(attempt.body).toMatchObject({ completion_status: 'completed', success_status: expected === 'completed' ? 'unknown' : expected });
+  });
+
+  it('1.2 — a browse (preview) session keeps the SCO\'s own status whatever the mastery score', async () => {
+    const c = await scormCourse(t, admin, tenantId, 'runtime-scorm12-quiz.zip');
+    const preview = await launch(c.instructorAgent, c);
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+    const player = await openPlayer(t, preview.body.launch_url);
+    const session = await content().post(`${player.runtime}scos/QUIZ/sessions`).set('Content-Type', 'application/json').send('{}');
+    const final = await content().post(player.runtime + session.body.commit_url_path).set('Content-Type', 'application/json').send(JSON.stringify({ ...quizCmi({ status: 'completed', raw: '10' }), commitSequence: 1, terminate: true }));
+    expect(final.status, final.text).toBe(200);
+    await t.content.runtime.drain();
+    const stored = await t.deps.db('scorm_runtime_data').where({ attempt_id: preview.body.attempt_id }).first('cmi');
+    expect((stored.cmi as { core: { lesson_status: string } }).core.lesson_status).toBe('completed');
+  });
+
   it('stores commits (JSON and the text/plain beacon), rolls results into the attempt, registration, gradebook and LRS', async () => {
     const c = await scormCourse(t, admin, tenantId, 'runtime-scorm12-quiz.zip');
     const { commitUrl, launched } = await startQuiz(c);

@@ -146,6 +146,7 @@ export class ScormRuntime {
     const terminate = b['terminate'] === true;
     const cmi = b['cmi'] as Json;
     const family = claims.family;
+    if (terminate && family === '1.2' && claims.mode === 'normal') await this.applyMasteryScore(claims, itemId, cmi);
     const result = readResult(family, cmi);
     const warnings: string[] = [];
     if (family === '1.2' && result.suspendData.length > scorm12SuspendDataLimit) {
@@ -192,6 +193,26 @@ export class ScormRuntime {
       }
     }
     return { result: 'true', errorCode: 0, ...(warnings.length > 0 ? { warnings } : {}) };
+  }
+
+  /**
+   * SCORM 1.2 RTE §3.4.4 (cmi.core.lesson_status): "If a Mastery Score is provided and the SCO
+   * did set the cmi.core.score.raw, the LMS shall compare the cmi.core.score.raw to the Mastery
+   * Score and set the cmi.core.lesson_status to either 'passed' or 'failed'." Done on the SCO's
+   * final commit of a for-credit session, as SCORM Cloud and scorm-again's own option do, so a
+   * score still changing mid-session does not flip the status back and forth. The stored CMI
+   * carries the status the LMS set; the commit history keeps what the SCO sent.
+   */
+  private async applyMasteryScore(claims: RuntimeClaims, itemId: string, cmi: Json): Promise<void> {
+    const core = cmi['core'];
+    if (core === null || typeof core !== 'object' || Array.isArray(core)) return;
+    const score = (core as Json)['score'];
+    const raw = score !== null && typeof score === 'object' && !Array.isArray(score) ? (score as Json)['raw'] : undefined;
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(Number(raw))) return;
+    const pkg = await this.packages.get(this.deps.db, claims.packageId);
+    const mastery = pkg ? findItem(organizationOf(pkg.model), itemId)?.masteryScore : undefined;
+    if (mastery === undefined) return;
+    (core as Json)['lesson_status'] = Number(raw) >= mastery ? 'passed' : 'failed';
   }
 
   /** SCORM 2004 sequencing: the engine's serialized state, global objectives, shared data and root rollup. */
