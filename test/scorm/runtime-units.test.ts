@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, formatTimespan, parseDuration, parseTimespan, readInteractions, readResult, cmiShapeProblem } from '../../src/scorm/runtime/cmi.js';
 import { effectiveSequencing, globalObjectiveIds, toSequencingSettings } from '../../src/scorm/runtime/sequencing.js';
 import { commitStatements, statementId, type BridgeContext } from '../../src/scorm/xapi-bridge/statements.js';
-import { rollupAttempts, rollupScos } from '../../src/scorm/runtime/service.js';
+import { initialCmi, rollupAttempts, rollupScos } from '../../src/scorm/runtime/service.js';
 import type { PackageModel } from '../../src/scorm/packages/model.js';
 import type { AttemptRow, RuntimeRow } from '../../src/scorm/runtime/repository.js';
 import { StatementValidator } from '../../src/xapi/validation/statement.js';
@@ -89,6 +89,22 @@ const model: PackageModel = {
     ],
   }],
 };
+
+describe('what a 2004 SCO sees', () => {
+  const learner = { learnerId: 'u1', learnerName: 'Ada', entry: 'ab-initio', mode: 'normal', totalSeconds: 0 };
+  const withPrimary = (primary: Record<string, unknown>): PackageModel => ({ ...model, sequencingCollection: { ...model.sequencingCollection, graded: { objectives: { primary, others: [] } } } as unknown as PackageModel['sequencingCollection'] });
+  const sco = { identifier: 'S', title: 'S', isVisible: true, launchUrl: 's.html', scormType: 'sco', children: [], sequencing: { idRef: 'graded' } } as unknown as Parameters<typeof initialCmi>[1];
+
+  it('cmi.scaled_passing_score comes from the primary objective, also when the item takes it from the sequencingCollection (IDRef)', () => {
+    const cmi = initialCmi('2004', sco, {}, learner, withPrimary({ objectiveID: 'p', satisfiedByMeasure: true, minNormalizedMeasure: 0.7 }));
+    expect(cmi['scaled_passing_score']).toBe('0.7');
+  });
+
+  it('cmi.scaled_passing_score is 1 when satisfiedByMeasure has no minNormalizedMeasure (the IMS SS default), absent when not satisfied by measure', () => {
+    expect(initialCmi('2004', sco, {}, learner, withPrimary({ objectiveID: 'p', satisfiedByMeasure: true }))['scaled_passing_score']).toBe('1');
+    expect(initialCmi('2004', sco, {}, learner, withPrimary({ objectiveID: 'p', satisfiedByMeasure: false, minNormalizedMeasure: 0.7 }))).not.toHaveProperty('scaled_passing_score');
+  });
+});
 
 describe('sequencing translation (PackageModel → scorm-again ActivitySettings)', () => {
   it('fills in the elements an item does not define from its sequencingCollection entry, element by element', () => {

@@ -6,7 +6,7 @@ import { findUser } from '../../users/repository.js';
 import { findEnrollmentOf } from '../../courses/repository.js';
 import { recordScore } from '../../grades/service.js';
 import * as grades from '../../grades/repository.js';
-import type { Item } from '../packages/model.js';
+import type { Item, PackageModel } from '../packages/model.js';
 import type { RuntimeClaims, RuntimeTokens } from '../launch/tokens.js';
 import { ScormStatementWriter } from '../xapi-bridge/index.js';
 import { commitStatements, interactionKey, sessionStatement, type BridgeContext } from '../xapi-bridge/statements.js';
@@ -17,7 +17,7 @@ import {
 import { PackageCache, type LoadedPackage } from './packages.js';
 import { CommitBatcher } from './commits.js';
 import * as repo from './repository.js';
-import { findItem, globalObjectiveIds, launchableItems, organizationOf, toSequencingSettings } from './sequencing.js';
+import { effectiveSequencing, findItem, globalObjectiveIds, launchableItems, organizationOf, toSequencingSettings } from './sequencing.js';
 
 export type RuntimeDeps = Pick<AppDeps, 'db' | 'log' | 'clock' | 'config' | 'blobs'>;
 
@@ -118,7 +118,7 @@ export class ScormRuntime {
     const cmi = initialCmi(family, item, fresh ? {} : before?.cmi ?? {}, {
       learnerId: claims.userId, learnerName: user?.name || user?.email || claims.userId, entry, mode: claims.mode,
       totalSeconds: row.total_seconds_before_session,
-    });
+    }, pkg.model);
     if (claims.mode === 'normal') {
       const context = await this.bridgeContext(claims, pkg, item);
       if (context) this.emit(claims.tenantId, [sessionStatement(context, resume ? 'resumed' : 'initialized', sessionId, this.deps.clock.now())]);
@@ -448,8 +448,11 @@ function pick(source: Json, keys: readonly string[]): Json {
   return out;
 }
 
-/** The JSON the player hands to scorm-again's loadFromJSON before the SCO starts. */
-export function initialCmi(family: Family, item: Item, previous: Json, s: { learnerId: string; learnerName: string; entry: string; mode: string; totalSeconds: number }): Json {
+/**
+ * The JSON the player hands to scorm-again's loadFromJSON before the SCO starts. `model` is the
+ * package's: an item's sequencing may live in the manifest's sequencingCollection (IDRef).
+ */
+export function initialCmi(family: Family, item: Item, previous: Json, s: { learnerId: string; learnerName: string; entry: string; mode: string; totalSeconds: number }, model: PackageModel): Json {
   const credit = s.mode === 'normal' ? 'credit' : 'no-credit';
   if (family === '1.2') {
     const core = (previous['core'] ?? {}) as Json;
@@ -469,7 +472,7 @@ export function initialCmi(family: Family, item: Item, previous: Json, s: { lear
       },
     };
   }
-  const primary = item.sequencing?.objectives?.primary;
+  const primary = effectiveSequencing(model, item.sequencing)?.objectives?.primary;
   const threshold = item.completionThreshold;
   return {
     learner_id: s.learnerId, learner_name: s.learnerName, credit, entry: s.entry, mode: s.mode,
@@ -478,7 +481,8 @@ export function initialCmi(family: Family, item: Item, previous: Json, s: { lear
     ...(item.maxTimeAllowed ? { max_time_allowed: item.maxTimeAllowed } : {}),
     ...(item.timeLimitAction ? { time_limit_action: item.timeLimitAction } : {}),
     ...(threshold?.completedByMeasure ? { completion_threshold: String(threshold.minProgressMeasure) } : {}),
-    ...(primary?.satisfiedByMeasure && primary.minNormalizedMeasure !== undefined ? { scaled_passing_score: String(primary.minNormalizedMeasure) } : {}),
+    // IMS SS: minNormalizedMeasure defaults to 1.0 when the objective is satisfied by measure.
+    ...(primary?.satisfiedByMeasure ? { scaled_passing_score: String(primary.minNormalizedMeasure ?? 1) } : {}),
     ...pick(previous, ['location', 'completion_status', 'success_status', 'progress_measure', 'suspend_data', 'objectives', 'interactions', 'comments_from_learner', 'learner_preference']),
     ...(previous['score'] ? { score: pick(previous['score'] as Json, ['scaled', 'raw', 'min', 'max']) } : {}),
   };
