@@ -175,9 +175,9 @@ describe('xAPI SCORM profile statements', () => {
 
   it('emits transitions only, each a valid xAPI 1.0.3 statement with the profile context', () => {
     const statements = commitStatements(context, {
-      sessionId: 's1', previous: result({ completion: 'incomplete' }), current: result({ completion: 'completed', success: 'passed', scoreScaled: 0.9, scoreRaw: 9, scoreMin: 0, scoreMax: 10, exit: 'suspend' }),
+      sessionId: 's1', previous: result({ completion: 'incomplete' }), current: result({ completion: 'completed', success: 'passed', scoreScaled: 0.9, scoreRaw: 9, scoreMin: 0, scoreMax: 10, exit: 'suspend', sessionSeconds: 60 }),
       previousInteractions: new Set(), interactions: [{ index: 0, id: 'q1', type: 'numeric', learnerResponse: '4', result: '1', description: 'Two plus two', correctResponses: ['4'], latency: 'PT5S' }],
-      terminated: true, totalSeconds: 75, at: new Date('2026-11-21T10:00:00Z'),
+      terminated: true, at: new Date('2026-11-21T10:00:00Z'),
     });
     expect(statements.map((s) => (s['verb'] as { id: string }).id.split('/').pop())).toEqual(['answered', 'scored', 'completed', 'passed', 'suspended', 'terminated']);
     const validator = new StatementValidator();
@@ -188,13 +188,25 @@ describe('xAPI SCORM profile statements', () => {
         `https://cairn.example/xapi/activities/scorm/${context.lineageId}`, `https://cairn.example/xapi/activities/scorm/${context.lineageId}/SCO%201?attemptId=${context.attemptId}`,
       ]);
     }
-    expect((statements.at(-1)!['result'] as any).duration).toBe('PT0H1M15S');
+    // The session's time, in the terminated and the suspended statement (xAPI SCORM Profile).
+    expect((statements.at(-1)!['result'] as any).duration).toBe('PT0H1M0S');
+    expect((statements.at(-2)!['result'] as any).duration).toBe('PT0H1M0S');
     const again = commitStatements(context, {
       sessionId: 's1', previous: result({ completion: 'completed', success: 'passed', scoreScaled: 0.9, scoreRaw: 9 }), current: result({ completion: 'completed', success: 'passed', scoreScaled: 0.9, scoreRaw: 9 }),
       previousInteractions: new Set(['0\u0000q1\u00001\u00004']), interactions: [{ index: 0, id: 'q1', type: 'numeric', learnerResponse: '4', result: '1', description: '', correctResponses: [], latency: '' }],
-      terminated: false, totalSeconds: 75, at: new Date(),
+      terminated: false, at: new Date(),
     });
     expect(again).toEqual([]);
+  });
+
+  it('a SCO completing again in a later session (a new learner attempt) gets new statement ids', () => {
+    const transition = (sessionId: string) => commitStatements(context, {
+      sessionId, previous: result({ completion: 'incomplete' }), current: result({ completion: 'completed', success: 'passed', scoreScaled: 0.9, scoreRaw: 9 }),
+      previousInteractions: new Set(), interactions: [], terminated: false, at: new Date(),
+    }).map((s) => s['id']);
+    expect(transition('s1')).toEqual(transition('s1'));
+    const first = new Set(transition('s1'));
+    for (const id of transition('s2')) expect(first.has(id)).toBe(false);
   });
 
   it('derives stable UUIDs, so a repeated commit stores nothing twice', () => {

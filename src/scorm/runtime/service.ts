@@ -187,7 +187,7 @@ export class ScormRuntime {
         if (context) {
           this.emit(claims.tenantId, commitStatements(context, {
             sessionId, previous: prev ? previousResult(prev) : undefined, current: result, previousInteractions: seen, interactions,
-            terminated: terminate && !prev?.terminated, totalSeconds: outcome.totalSeconds ?? 0, at: now,
+            terminated: terminate && !prev?.terminated, at: now,
           }));
         }
       }

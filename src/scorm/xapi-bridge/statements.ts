@@ -123,7 +123,6 @@ export function commitStatements(c: BridgeContext, input: {
   readonly previousInteractions: ReadonlySet<string>;
   readonly interactions: readonly Interaction[];
   readonly terminated: boolean;
-  readonly totalSeconds: number;
   readonly at: Date;
 }): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -134,15 +133,21 @@ export function commitStatements(c: BridgeContext, input: {
     if (!i.id || input.previousInteractions.has(key)) continue;
     out.push(answered(c, i, at));
   }
+  // Ids name the session as well as the transition: a 2004 SCO that starts a new learner
+  // attempt within the same course attempt completes (or scores the same) again, and the LRS
+  // would refuse a different statement under the first one's id.
+  const session = input.sessionId;
   if (r.scoreScaled !== null && (p?.scoreScaled ?? null) !== r.scoreScaled || r.scoreRaw !== null && (p?.scoreRaw ?? null) !== r.scoreRaw) {
-    out.push({ ...base(c, 'scored', at, `${r.scoreRaw}/${r.scoreScaled}`), result: { score: (resultOf({ ...r, success: 'unknown', completion: 'unknown' }) ?? {})['score'] } });
+    out.push({ ...base(c, 'scored', at, `${session}:${r.scoreRaw}/${r.scoreScaled}`), result: { score: (resultOf({ ...r, success: 'unknown', completion: 'unknown' }) ?? {})['score'] } });
   }
-  if (r.completion === 'completed' && p?.completion !== 'completed') out.push({ ...base(c, 'completed', at, 'completed'), ...(result ? { result } : {}) });
-  if (r.success !== 'unknown' && p?.success !== r.success) out.push({ ...base(c, r.success, at, r.success), ...(result ? { result } : {}) });
+  if (r.completion === 'completed' && p?.completion !== 'completed') out.push({ ...base(c, 'completed', at, `${session}:completed`), ...(result ? { result } : {}) });
+  if (r.success !== 'unknown' && p?.success !== r.success) out.push({ ...base(c, r.success, at, `${session}:${r.success}`), ...(result ? { result } : {}) });
   if (input.terminated) {
-    const suspended = r.exit === 'suspend';
-    if (suspended) out.push({ ...base(c, 'suspended', at, input.sessionId), ...(result ? { result } : {}) });
-    out.push({ ...base(c, 'terminated', at, input.sessionId), result: resultOf(r, input.totalSeconds) ?? {} });
+    // The profile: "Session Time … can be stored as the result.duration property in a
+    // terminated or suspended Statement."
+    const ended = resultOf(r, r.sessionSeconds) ?? {};
+    if (r.exit === 'suspend') out.push({ ...base(c, 'suspended', at, session), result: ended });
+    out.push({ ...base(c, 'terminated', at, session), result: ended });
   }
   return out.map((s) => (s['result'] !== undefined && Object.keys(s['result'] as object).length === 0 ? (({ result: _r, ...rest }) => rest)(s) : s));
 }
