@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditRows, createUser, expectProblem } from '../support/api.js';
 import { instructor, lastLaunch, learner, roles, runLaunch, setupLti, type LtiFixture } from './support.js';
 
 let fx: LtiFixture;
@@ -159,6 +161,39 @@ describe('LTI 1.3 tool: login → platform authentication → launch → provisi
     expect((await lastLaunch(fx))['course_item_id']).toBe(item.id);
     const page = await flow.agent.get(new URL(flow.launch.headers['location'] as string).pathname);
     expect(page.text).toMatch(/<li class="current" aria-current="true">Lab safety/);
+  });
+
+  it('a link placed without Cairn\'s picker (no custom parameter) opens the course page until an admin connects it to an item; then it opens that item', async () => {
+    fx.platform.links.set('link-manual', { resourceLink: { id: 'rl-manual', title: 'Added by hand in Moodle' } });
+    const before = await runLaunch(fx, { messageHint: 'link-manual' });
+    expect(before.launch.status).toBe(303);
+    expect((await lastLaunch(fx))['course_item_id']).toBeNull();
+    const unlinked = await fx.admin.get('/api/v1/lti/resource-links').query({ linked: false });
+    expect(unlinked.status, JSON.stringify(unlinked.body)).toBe(200);
+    const link = (unlinked.body.data as Array<{ id: string; resource_link_id: string; course_id: string; course_item_id: string | null }>).find((l) => l.resource_link_id === 'rl-manual')!;
+    expect(link).toMatchObject({ course_item_id: null, title: 'Added by hand in Moodle' });
+    const [item] = await db()('course_items').insert({ tenant_id: (await db()('courses').where({ id: link.course_id }).first()).tenant_id, course_id: link.course_id, kind: 'xapi_activity', title: 'Field trip', activity_id: 'https://example.org/trip', position: 0 }).returning('*');
+
+    // Only an item of the link's own course, only for admins, only existing links.
+    const otherCourse = await fx.admin.post('/api/v1/courses').send({ title: 'Elsewhere' });
+    const [foreign] = await db()('course_items').insert({ tenant_id: item.tenant_id, course_id: otherCourse.body.id, kind: 'xapi_activity', title: 'Other', activity_id: 'https://example.org/other', position: 0 }).returning('*');
+    expectProblem(await fx.admin.patch(`/api/v1/lti/resource-links/${link.id}`).send({ course_item_id: foreign.id }), 400, 'validation_failed');
+    expectProblem(await fx.admin.patch(`/api/v1/lti/resource-links/${randomUUID()}`).send({ course_item_id: item.id }), 404, 'not_found');
+    const learner = await createUser(fx.admin, 'learner');
+    expectProblem(await (await fx.t.login(learner.email, learner.password)).patch(`/api/v1/lti/resource-links/${link.id}`).send({ course_item_id: item.id }), 403, 'forbidden');
+
+    const patched = await fx.admin.patch(`/api/v1/lti/resource-links/${link.id}`).send({ course_item_id: item.id });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body).toMatchObject({ id: link.id, course_item_id: item.id });
+    const [audit] = await auditRows(fx.t, { action: 'lti_resource_link.update' });
+    expect(audit).toMatchObject({ target_id: link.id, details: { from: null, to: item.id } });
+
+    const after = await runLaunch(fx, { messageHint: 'link-manual' });
+    expect(after.launch.status).toBe(303);
+    expect((await lastLaunch(fx))['course_item_id']).toBe(item.id);
+    const page = await after.agent.get(new URL(after.launch.headers['location'] as string).pathname);
+    expect(page.text).toMatch(/<li class="current" aria-current="true">Field trip/);
+    expect((await fx.admin.get('/api/v1/lti/resource-links').query({ linked: false })).body.data.map((l: { id: string }) => l.id)).not.toContain(link.id);
   });
 
   it('a course copied in the LMS (new context, links still naming the old item) gets its own copy of the item', async () => {

@@ -33,7 +33,7 @@ export async function renderCoursePage(deps: AppDeps, token: string): Promise<Pa
   const launched = page.rows.find((i) => i.id === context.itemId);
   const notice = launched
     ? `<div class="box"><p>You opened <strong>${escapeHtml(launched.title)}</strong>.</p></div>`
-    : `<div class="box"><p>${staff ? 'This link is not connected to a Cairn activity yet. Add the activity with the platform\'s content selection (deep linking), or link it in Cairn.' : 'This link does not open a particular activity. Choose one from the course below.'}</p></div>`;
+    : `<div class="box"><p>${staff ? 'This link is not connected to a Cairn activity yet. Add the activity with the platform\'s content selection (deep linking), or ask a Cairn administrator to connect this link to one of the activities below (LTI resource links).' : 'This link does not open a particular activity. Choose one from the course below.'}</p></div>`;
   const list = items ? `<h2>Course activities</h2><ul class="items">${items}</ul>` : '<p class="muted">This course has no activities yet.</p>';
   return renderPage({ title: course.title, body: `<h1>${escapeHtml(course.title)}</h1>${greeting}${notice}${list}` });
 }
