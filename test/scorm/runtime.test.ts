@@ -365,4 +365,27 @@ describe('sessions and commits', () => {
     await content().put(`${runtime}sequencing`).set('Content-Type', 'application/json').send(JSON.stringify({ state: '{"tree":3}', global_objectives: {}, shared_data: {} }));
     expect((await content().get(`${runtime}state`)).body.sequencing).toMatchObject({ shared_data: {} });
   });
+  it('2004 RTE — a SCO that ended its learner attempt starts the next session ab-initio with total_time zero', async () => {
+    const c = await scormCourse(t, admin, tenantId, 'runtime-scorm2004-sequenced.zip');
+    const launched = await launch(c.learnerAgent, c);
+    expect(launched.status, JSON.stringify(launched.body)).toBe(200);
+    const { runtime } = await openPlayer(t, launched.body.launch_url);
+    const start = async () => {
+      const res = await content().post(`${runtime}scos/INTRO/sessions`).set('Content-Type', 'application/json').send('{}');
+      expect(res.status, res.text).toBe(201);
+      return res.body as { entry: string; cmi: { total_time: string }; commit_url_path: string };
+    };
+    const first = await start();
+    expect(first).toMatchObject({ entry: 'ab-initio', cmi: { total_time: 'PT0S' } });
+    const done = await content().post(runtime + first.commit_url_path).set('Content-Type', 'application/json')
+      .send(JSON.stringify({ cmi: { completion_status: 'completed', exit: 'normal', session_time: 'PT5M' }, commitSequence: 1, terminate: true }));
+    expect(done.status, done.text).toBe(200);
+    await t.content.runtime.drain();
+    const second = await start();
+    expect(second.entry).toBe('ab-initio');
+    expect(second.cmi.total_time).toBe('PT0S');
+    // The attempt still counts the first learner attempt's five minutes.
+    const attempt = await c.learnerAgent.get(`/api/v1/scorm/registrations/${launched.body.registration_id}/attempts/${launched.body.attempt_id}`);
+    expect(attempt.body.total_seconds).toBe(300);
+  });
 });

@@ -117,7 +117,9 @@ export class ScormRuntime {
     const user = await findUser(db, claims.tenantId, claims.userId);
     const cmi = initialCmi(family, item, fresh ? {} : before?.cmi ?? {}, {
       learnerId: claims.userId, learnerName: user?.name || user?.email || claims.userId, entry, mode: claims.mode,
-      totalSeconds: row.total_seconds_before_session,
+      // 2004 RTE: cmi.total_time sums the sessions of the current learner attempt, so a SCO that
+      // starts afresh sees zero (the attempt's own accounting keeps every session's time).
+      totalSeconds: fresh ? 0 : row.total_seconds_before_session,
     }, pkg.model);
     if (claims.mode === 'normal') {
       const context = await this.bridgeContext(claims, pkg, item);
