@@ -154,9 +154,6 @@ export class ScormRuntime {
     if (family === '1.2' && result.suspendData.length > scorm12SuspendDataLimit) {
       warnings.push(`cmi.suspend_data is ${result.suspendData.length} characters, over SCORM 1.2's ${scorm12SuspendDataLimit}; kept whole.`);
     }
-    if (claims.mode !== 'normal') {
-      // Browse and preview sessions keep their CMI for resume, but never count as results.
-    }
     const now = this.deps.clock.now();
     const outcome = await this.batcher.write({
       attemptId: claims.attemptId, item: itemId, sessionId, sequence: sequence as number | null, terminate, via, cmi, body: raw, warnings,
