@@ -1,4 +1,5 @@
 import type { Queryable } from '../../../db/index.js';
+import { paginate } from '../../../db/pagination.js';
 import type { CourseRow, EnrollmentRole } from '../../../courses/repository.js';
 import type { StateRow } from '../../core/repository.js';
 import type { ClientRow, PlatformRow, Registration } from '../registrations/repository.js';
@@ -151,12 +152,24 @@ export async function findResourceLinkById(db: Queryable, deploymentRef: string,
   return db<ResourceLinkRow>('lti_resource_links').where({ deployment_ref: deploymentRef, resource_link_id: resourceLinkId }).first();
 }
 
-export async function setResourceLinkItem(db: Queryable, id: string, courseItemId: string, now: Date): Promise<void> {
-  await db('lti_resource_links').where({ id }).update({ course_item_id: courseItemId, updated_at: now });
+export async function setResourceLinkItem(db: Queryable, id: string, courseItemId: string | null, now: Date): Promise<ResourceLinkRow | undefined> {
+  const [row] = await db<ResourceLinkRow>('lti_resource_links').where({ id }).update({ course_item_id: courseItemId, updated_at: now }).returning('*');
+  return row as ResourceLinkRow | undefined;
 }
 
-export async function findResourceLink(db: Queryable, tenantId: string, id: string): Promise<ResourceLinkRow | undefined> {
-  return db<ResourceLinkRow>('lti_resource_links').where({ tenant_id: tenantId, id }).first();
+/** A tenant's resource links, oldest first; `linked` false keeps the ones no item is connected to. */
+export async function listResourceLinks(db: Queryable, filter: { tenantId: string; courseId?: string | undefined; linked?: boolean | undefined; limit: number; cursor?: string | undefined }) {
+  const query = db<ResourceLinkRow>('lti_resource_links').where({ tenant_id: filter.tenantId });
+  if (filter.courseId) void query.where({ course_id: filter.courseId });
+  if (filter.linked === true) void query.whereNotNull('course_item_id');
+  if (filter.linked === false) void query.whereNull('course_item_id');
+  return paginate<ResourceLinkRow>(query, { limit: filter.limit, cursor: filter.cursor, sortColumn: 'created_at', idColumn: 'id' });
+}
+
+export async function findResourceLink(db: Queryable, tenantId: string, id: string, options: { forUpdate?: boolean } = {}): Promise<ResourceLinkRow | undefined> {
+  const query = db<ResourceLinkRow>('lti_resource_links').where({ tenant_id: tenantId, id });
+  if (options.forUpdate) void query.forUpdate();
+  return query.first();
 }
 
 export async function findItemInTenant(db: Queryable, tenantId: string, itemId: string): Promise<{ id: string; course_id: string; kind: string; title: string; ref_id: string | null; activity_id: string | null; settings: Record<string, unknown> } | undefined> {

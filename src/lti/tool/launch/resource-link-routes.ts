@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../../../http/endpoint.js';
 import { DateTime, NullableDateTime, Uuid, iso } from '../../../http/schemas.js';
-import { paginate, paginationQuery, pageSchema } from '../../../db/pagination.js';
+import { paginationQuery, pageSchema } from '../../../db/pagination.js';
 import { AppError, notFound } from '../../../errors/index.js';
+import * as repo from './repository.js';
 import type { ResourceLinkRow } from './repository.js';
 
 const tags = ['LTI'];
@@ -44,11 +45,7 @@ export const resourceLinkEndpoints: AnyEndpoint[] = [
     }, { additionalProperties: false }),
     responses: { 200: { description: 'Oldest first', schema: pageSchema(ResourceLink) } },
     async handler({ deps, principal, query }) {
-      const q = deps.db<ResourceLinkRow>('lti_resource_links').where({ tenant_id: principal.tenantId });
-      if (query.course_id) void q.where({ course_id: query.course_id });
-      if (query.linked === true) void q.whereNotNull('course_item_id');
-      if (query.linked === false) void q.whereNull('course_item_id');
-      const page = await paginate<ResourceLinkRow>(q, { limit: query.limit ?? 50, cursor: query.cursor, sortColumn: 'created_at', idColumn: 'id' });
+      const page = await repo.listResourceLinks(deps.db, { tenantId: principal.tenantId, courseId: query.course_id, linked: query.linked, limit: query.limit ?? 50, cursor: query.cursor });
       return { data: page.rows.map(linkView), next_cursor: page.nextCursor };
     },
   }),
@@ -61,17 +58,17 @@ export const resourceLinkEndpoints: AnyEndpoint[] = [
     body: Type.Object({ course_item_id: Type.Union([Uuid(), Type.Null()]) }, { additionalProperties: false }),
     responses: { 200: { description: 'The link', schema: ResourceLink } },
     async handler({ db, deps, principal, params, body, audit }) {
-      const link = await db<ResourceLinkRow>('lti_resource_links').where({ tenant_id: principal.tenantId, id: params.linkId }).forUpdate().first();
+      const link = await repo.findResourceLink(db, principal.tenantId, params.linkId, { forUpdate: true });
       if (!link) throw notFound('Resource link');
       if (body.course_item_id !== null) {
-        const item = await db('course_items').where({ tenant_id: principal.tenantId, id: body.course_item_id }).first('course_id');
+        const item = await repo.findItemInTenant(db, principal.tenantId, body.course_item_id);
         if (!item || item.course_id !== link.course_id) {
           throw new AppError('validation_failed', 'course_item_id must be an item of the course this link was launched from.', { errors: [{ pointer: '/body/course_item_id', message: 'is not an item of the link\'s course' }] });
         }
       }
-      const [updated] = await db<ResourceLinkRow>('lti_resource_links').where({ id: link.id }).update({ course_item_id: body.course_item_id, updated_at: deps.clock.now() }).returning('*');
+      const updated = await repo.setResourceLinkItem(db, link.id, body.course_item_id, deps.clock.now());
       audit({ action: 'lti_resource_link.update', targetType: 'lti_resource_link', targetId: link.id, details: { from: link.course_item_id, to: body.course_item_id } });
-      return linkView(updated as ResourceLinkRow);
+      return linkView(updated!);
     },
   }),
 ];
