@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 /** Shared schema pieces for the REST API. */
 export const Uuid = (description?: string) => Type.String({ format: 'uuid', ...(description ? { description } : {}) });
 export const DateTime = (description?: string) => Type.String({ format: 'date-time', ...(description ? { description } : {}) });
+export const NullableString = Type.Union([Type.String(), Type.Null()]);
 export const NullableDateTime = (description?: string) => Type.Union([DateTime(), Type.Null()], description ? { description } : {});
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 

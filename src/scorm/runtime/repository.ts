@@ -193,7 +193,6 @@ export interface CommitOutcome {
   readonly applied: boolean;
   /** The SCO row's results before this commit, and its interactions (for the xAPI bridge). */
   readonly previous: (Pick<RuntimeRow, 'completion_status' | 'success_status' | 'score_scaled' | 'score_raw' | 'score_min' | 'score_max' | 'terminated' | 'exit'> & { interactions: unknown }) | undefined;
-  readonly totalSeconds: number | undefined;
 }
 
 /**
@@ -215,7 +214,7 @@ export async function applyCommits(db: Queryable, commits: readonly CommitWrite[
     min: c.result.score_min, max: c.result.score_max, progress: c.result.progress_measure, exit: c.result.exit,
     session_seconds: c.result.session_seconds, suspend_len: c.result.suspend_data_length, warnings: c.warnings, body: c.body, at: c.now.toISOString(),
   }));
-  const result = await db.raw<{ rows: Array<{ k: number; open: boolean; applied: boolean; prev: CommitOutcome['previous'] | null; total: number | null }> }>(
+  const result = await db.raw<{ rows: Array<{ k: number; open: boolean; applied: boolean; prev: CommitOutcome['previous'] | null }> }>(
     `with cfg as (select set_config('synchronous_commit', 'off', true) as v),
      i as (
        select * from jsonb_to_recordset(?::jsonb) as x(k int, attempt_id uuid, item text, session_id uuid, seq int, terminate boolean, via text, cmi jsonb,
@@ -244,7 +243,7 @@ export async function applyCommits(db: Queryable, commits: readonly CommitWrite[
        from i join att on att.id = i.attempt_id
        where r.attempt_id = i.attempt_id and r.item_identifier = i.item and r.session_id = i.session_id
          and (i.seq is null or i.seq > r.last_sequence)
-       returning i.k, r.total_seconds
+       returning i.k
      ),
      hist as (
        insert into scorm_commits (attempt_id, item_identifier, session_id, sequence, terminate, via, applied, warnings, body, received_at)
@@ -254,7 +253,7 @@ export async function applyCommits(db: Queryable, commits: readonly CommitWrite[
        returning id
      )
      select i.k, exists (select 1 from att where att.id = i.attempt_id) as open, cur.k is not null as applied,
-       (select to_jsonb(prev) - 'k' from prev where prev.k = i.k) as prev, cur.total_seconds as total,
+       (select to_jsonb(prev) - 'k' from prev where prev.k = i.k) as prev,
        (select count(*) from hist) as recorded, (select v from cfg) as cfg
      from i left join cur on cur.k = i.k
      order by i.k`,
@@ -263,7 +262,7 @@ export async function applyCommits(db: Queryable, commits: readonly CommitWrite[
   const byK = new Map(result.rows.map((row) => [row.k, row]));
   return commits.map((_c, k) => {
     const row = byK.get(k)!;
-    return { open: row.open, applied: row.applied, previous: row.prev ?? undefined, totalSeconds: row.total ?? undefined };
+    return { open: row.open, applied: row.applied, previous: row.prev ?? undefined };
   });
 }
 

@@ -148,8 +148,10 @@ export class ScormRuntime {
     const terminate = b['terminate'] === true;
     const cmi = b['cmi'] as Json;
     const family = claims.family;
-    if (terminate && family === '1.2' && claims.mode === 'normal') await this.applyMasteryScore(claims, itemId, cmi);
-    const result = readResult(family, cmi);
+    let result = readResult(family, cmi);
+    if (terminate && family === '1.2' && claims.mode === 'normal' && result.scoreRaw !== null && await this.applyMasteryScore(claims, itemId, cmi, result.scoreRaw)) {
+      result = readResult(family, cmi);
+    }
     const warnings: string[] = [];
     if (family === '1.2' && result.suspendData.length > scorm12SuspendDataLimit) {
       warnings.push(`cmi.suspend_data is ${result.suspendData.length} characters, over SCORM 1.2's ${scorm12SuspendDataLimit}; kept whole.`);
@@ -202,16 +204,13 @@ export class ScormRuntime {
    * score still changing mid-session does not flip the status back and forth. The stored CMI
    * carries the status the LMS set; the commit history keeps what the SCO sent.
    */
-  private async applyMasteryScore(claims: RuntimeClaims, itemId: string, cmi: Json): Promise<void> {
-    const core = cmi['core'];
-    if (core === null || typeof core !== 'object' || Array.isArray(core)) return;
-    const score = (core as Json)['score'];
-    const raw = score !== null && typeof score === 'object' && !Array.isArray(score) ? (score as Json)['raw'] : undefined;
-    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(Number(raw))) return;
+  private async applyMasteryScore(claims: RuntimeClaims, itemId: string, cmi: Json, scoreRaw: number): Promise<boolean> {
     const pkg = await this.packages.get(this.deps.db, claims.packageId);
     const mastery = pkg ? findItem(organizationOf(pkg.model), itemId)?.masteryScore : undefined;
-    if (mastery === undefined) return;
-    (core as Json)['lesson_status'] = Number(raw) >= mastery ? 'passed' : 'failed';
+    if (mastery === undefined) return false;
+    // readResult found a raw score, so cmi.core is an object.
+    (cmi['core'] as Json)['lesson_status'] = scoreRaw >= mastery ? 'passed' : 'failed';
+    return true;
   }
 
   /** SCORM 2004 sequencing: the engine's serialized state, global objectives, shared data and root rollup. */

@@ -196,12 +196,15 @@ export async function reserveAttachmentForDeletion(db: Queryable, blobKey: strin
   return result.rows.length > 0 ? 'reserved' : 'in_use';
 }
 
-/** Removes the placeholders `reserveAttachmentForDeletion` made for these keys. */
+/** Removes, in one statement, the placeholders `reserveAttachmentForDeletion` made for these keys. */
 export async function releaseAttachmentReservations(db: Queryable, blobKeys: readonly string[]): Promise<void> {
-  for (const key of blobKeys) {
-    const attachment = parseAttachmentKey(key);
-    if (attachment) await db('xapi_attachments').where({ store_id: attachment.storeId, sha2: attachment.sha2, length: reservedLength }).del();
-  }
+  const attachments = blobKeys.flatMap((key) => parseAttachmentKey(key) ?? []);
+  if (attachments.length === 0) return;
+  await db.raw(
+    `delete from xapi_attachments a using unnest(?::uuid[], ?::text[]) as r(store_id, sha2)
+     where a.store_id = r.store_id and a.sha2 = r.sha2 and a.length = ?`,
+    [attachments.map((a) => a.storeId), attachments.map((a) => a.sha2), reservedLength],
+  );
 }
 
 export async function forgetBlobDeletions(db: Queryable, blobKeys: readonly string[]): Promise<void> {

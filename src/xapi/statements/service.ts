@@ -16,7 +16,6 @@ import { attachmentKey } from './attachment-keys.js';
 
 export type StatementsDeps = Pick<AppDeps, 'db' | 'blobs' | 'config' | 'log'>;
 
-
 const hashBySha2Length: Record<number, string> = { 56: 'sha224', 64: 'sha256', 96: 'sha384', 128: 'sha512' };
 
 function invalid(error: XapiValidationError): AppError {
@@ -155,9 +154,7 @@ export class StatementService {
 
     // Attachment content first: content-addressed and idempotent, so a failed write below
     // leaves at worst an unreferenced blob, never a statement without its attachment.
-    for (const [sha2, part] of contents) {
-      await this.deps.blobs.put(attachmentKey(credential.storeId, sha2), part.body, { contentType: part.contentType, contentLength: part.body.length });
-    }
+    for (const [sha2, part] of contents) await this.putContent(credential.storeId, sha2, part);
 
     const definitionRows = [...definitions].map(([id, d]) => [indexKey(id), d] as [string, Record<string, unknown>]).filter(([id, d]) => this.definitionsSeen.get(`${credential.storeId}\u0000${id}\u0000${trusted}`) !== JSON.stringify(d));
     const identityRows = [...identities.entries()].filter(([k]) => !this.identitiesSeen.get(`${credential.storeId}\u0000${k}`));
@@ -233,8 +230,12 @@ export class StatementService {
       const key = attachmentKey(storeId, sha2);
       if (!part || (await this.deps.blobs.head(key))) continue;
       this.deps.log.warn({ key }, 'attachment content deleted by a concurrent erasure purge; writing it again');
-      await this.deps.blobs.put(key, part.body, { contentType: part.contentType, contentLength: part.body.length });
+      await this.putContent(storeId, sha2, part);
     }
+  }
+
+  private async putContent(storeId: string, sha2: string, part: { body: Buffer; contentType: string }): Promise<void> {
+    await this.deps.blobs.put(attachmentKey(storeId, sha2), part.body, { contentType: part.contentType, contentLength: part.body.length });
   }
 
   private remember(storeId: string, trusted: boolean, definitions: Array<[string, Record<string, unknown>]>, identities: Array<[string, unknown]>): void {

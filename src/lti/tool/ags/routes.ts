@@ -1,12 +1,11 @@
 import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../../../http/endpoint.js';
-import { DateTime, NullableDateTime, Uuid, iso } from '../../../http/schemas.js';
+import { DateTime, iso, NullableDateTime, NullableString, Uuid } from '../../../http/schemas.js';
 import { paginationQuery, pageSchema } from '../../../db/pagination.js';
 import { AppError, notFound } from '../../../errors/index.js';
 import * as repo from './repository.js';
 
 const tags = ['LTI'];
-const NullableString = Type.Union([Type.String(), Type.Null()]);
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('sent'), Type.Literal('failed')]);
 
 const Passback = Type.Object({

@@ -1,12 +1,11 @@
 import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../../../http/endpoint.js';
-import { DateTime, Uuid } from '../../../http/schemas.js';
+import { DateTime, NullableString, Uuid } from '../../../http/schemas.js';
 import { paginationQuery, pageSchema } from '../../../db/pagination.js';
 import { AppError, notFound } from '../../../errors/index.js';
 import { ltiErrorCatalogue, type LtiErrorCode } from '../../core/errors.js';
 import * as repo from './repository.js';
 
-const NullableString = Type.Union([Type.String(), Type.Null()]);
 const NullableUuid = Type.Union([Uuid(), Type.Null()]);
 
 const Launch = Type.Object({

@@ -1,13 +1,12 @@
 import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../../../http/endpoint.js';
-import { DateTime, NullableDateTime, Uuid, iso } from '../../../http/schemas.js';
+import { DateTime, iso, NullableDateTime, NullableString, Uuid } from '../../../http/schemas.js';
 import { paginationQuery, pageSchema } from '../../../db/pagination.js';
 import { AppError, notFound } from '../../../errors/index.js';
 import * as repo from './repository.js';
 import type { ResourceLinkRow } from './repository.js';
 
 const tags = ['LTI'];
-const NullableString = Type.Union([Type.String(), Type.Null()]);
 
 const ResourceLink = Type.Object({
   id: Uuid('Cairn\'s id of the link'),

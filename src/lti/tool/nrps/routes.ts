@@ -1,13 +1,12 @@
 import { Type } from 'typebox';
 import { defineEndpoint, type AnyEndpoint } from '../../../http/endpoint.js';
-import { DateTime, NullableDateTime, Uuid, iso } from '../../../http/schemas.js';
+import { DateTime, iso, NullableDateTime, NullableString, Uuid } from '../../../http/schemas.js';
 import { paginationQuery, pageSchema } from '../../../db/pagination.js';
 import { AppError, notFound } from '../../../errors/index.js';
 import { notifyServices } from '../ags/repository.js';
 import * as repo from './repository.js';
 
 const tags = ['LTI'];
-const NullableString = Type.Union([Type.String(), Type.Null()]);
 const SyncStatus = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]);
 
 const Context = Type.Object({
